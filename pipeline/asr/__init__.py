@@ -1,0 +1,1 @@
+"""Speech recognition: the Engine protocol, engines, and the bundled-model registry."""

@@ -1,0 +1,71 @@
+"""What every ASR engine takes and gives: options in, raw timed pieces out.
+
+Engines return the model's own text and word pieces (1-3 characters with punctuation
+attached, as Whisper writes them); `pipeline.asr.postprocess` turns them into
+normalised per-character `Segment`s, engine-agnostically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from pipeline.transcript import ModelInfo
+
+SAMPLE_RATE = 16000
+
+# Simplified-Chinese prompt with collection vocabulary: biases Whisper toward Simplified
+# output and toward the words evidence depends on.
+DEFAULT_PROMPT = "以下是普通话的电话录音，使用简体中文。催收，逾期，还款，欠款，通讯录，上门，起诉，律师函。"
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    language: str = "zh"
+    task: str = "transcribe"
+    beam_size: int = 5
+    initial_prompt: str | None = DEFAULT_PROMPT
+    hotwords: str | None = None
+    vad: bool = True
+    vad_min_silence_ms: int = 700
+    word_timestamps: bool = True
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    condition_on_previous_text: bool = False
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+
+
+@dataclass
+class RawPiece:
+    """One timed token piece as the model wrote it, e.g. '钱,' (text may carry punctuation)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass
+class RawSegment:
+    start: float
+    end: float
+    text: str
+    pieces: list[RawPiece] = field(default_factory=list)
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 1.0
+
+
+class Engine(Protocol):
+    """An ASR engine bound to one loaded model."""
+
+    name: str
+    model: ModelInfo
+
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
+        """Transcribe float32 mono 16 kHz audio; yield segments in time order (seconds from audio start)."""
+        ...
