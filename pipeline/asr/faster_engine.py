@@ -1,0 +1,88 @@
+"""The default engine: faster-whisper (CTranslate2), int8 on CPU, Silero VAD, word timestamps."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.asr.base import DecodeOptions, RawPiece, RawSegment
+from pipeline.asr.models import resolve_ct2_model
+from pipeline.transcript import ModelInfo
+
+
+def force_offline() -> None:
+    """Make every Hugging Face code path fail fast instead of reaching the network."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+class FasterWhisperEngine:
+    name = "faster-whisper"
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        device: str = "auto",
+        threads: int = 0,
+        compute_type: str | None = None,
+    ) -> None:
+        force_offline()
+        from faster_whisper import WhisperModel
+
+        entry = resolve_ct2_model(model_dir)
+        self.device = pick_device(device)
+        # Weights are fp16; on CPU float16 is refused and "default" means slow fp32: int8 is the fast path.
+        self.compute_type = compute_type or ("int8" if self.device == "cpu" else "float16")
+        self.model = ModelInfo(name=entry.name, sha256=entry.sha256, engine=self.name, path=str(entry.path))
+        self._model = WhisperModel(
+            str(entry.path),
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=threads or min(4, os.cpu_count() or 1),
+            local_files_only=True,
+        )
+
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
+        segments, _info = self._model.transcribe(
+            audio,
+            language=options.language,
+            task=options.task,
+            beam_size=options.beam_size,
+            initial_prompt=options.initial_prompt,
+            hotwords=options.hotwords,
+            vad_filter=options.vad,
+            vad_parameters={"min_silence_duration_ms": options.vad_min_silence_ms} if options.vad else None,
+            word_timestamps=options.word_timestamps,
+            temperature=list(options.temperatures),
+            condition_on_previous_text=options.condition_on_previous_text,
+            no_speech_threshold=options.no_speech_threshold,
+            log_prob_threshold=options.log_prob_threshold,
+            compression_ratio_threshold=options.compression_ratio_threshold,
+        )
+        for seg in segments:
+            pieces = [
+                RawPiece(text=w.word, start=float(w.start), end=float(w.end), probability=float(w.probability))
+                for w in (seg.words or [])
+            ]
+            yield RawSegment(
+                start=float(seg.start),
+                end=float(seg.end),
+                text=seg.text,
+                pieces=pieces,
+                avg_logprob=float(seg.avg_logprob),
+                no_speech_prob=float(seg.no_speech_prob),
+                compression_ratio=float(seg.compression_ratio),
+            )
