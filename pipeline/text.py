@@ -130,11 +130,3 @@ def repetition_ratio(text: str, max_unit: int = 8) -> float:
             else:
                 i += 1
     return best / n
-
-
-def collapse_repetition(text: str, max_unit: int = 8, keep: int = 2) -> str:
-    """Cut runs of a unit repeated more than ``keep`` times down to ``keep`` (e.g. 喂喂喂喂喂 → 喂喂)."""
-    for unit in range(1, max_unit + 1):
-        pattern = re.compile(r"(.{%d})\1{%d,}" % (unit, keep))
-        text = pattern.sub(lambda m: m.group(1) * keep, text)
-    return text

@@ -82,6 +82,8 @@ class Transcript:
     tool_version: str = ""
     created: str = ""
     processing_seconds: float = 0.0
+    # Segments the hallucination/loop/silence filters removed, kept for transparency.
+    dropped: list[dict[str, Any]] = field(default_factory=list)
     schema: str = SCHEMA
 
     @property

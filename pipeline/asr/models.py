@@ -7,6 +7,7 @@ downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -137,10 +138,8 @@ def model_dir_hash(model_dir: Path) -> str:
         return marker.read_text().strip()
     digest = sha256_of(weights)
     if marker is not None:
-        try:
+        with contextlib.suppress(OSError):
             marker.write_text(digest)
-        except OSError:
-            pass
     return digest
 
 

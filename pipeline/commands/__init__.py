@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from pipeline.commands.models import models_group
+from pipeline.commands.transcribe import transcribe_command
+
+COMMANDS: list[click.Command] = [transcribe_command, models_group]

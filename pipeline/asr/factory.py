@@ -1,0 +1,51 @@
+"""Build the engine the user asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.asr.base import Engine
+from pipeline.asr.models import BUNDLED_NAME, list_models
+from pipeline.errors import ConfigError
+
+ENGINES = ("faster-whisper", "openai-whisper")
+
+
+def resolve_model_dir(model: str | None, model_dir: Path | None) -> Path | None:
+    """--model-dir wins; --model NAME picks a model `models list` shows; the bundled base is the default."""
+    if model_dir is not None:
+        return Path(model_dir)
+    if model in (None, "", BUNDLED_NAME, "base"):
+        return None
+    for entry in list_models():
+        if entry.name == model:
+            return entry.path
+    raise ConfigError(
+        f"找不到模型 {model}；运行 `python cli.py models list` 查看可用模型 "
+        f"(model {model!r} not found locally; nothing is downloaded)"
+    )
+
+
+def load_engine(
+    engine: str = "faster-whisper",
+    *,
+    model: str | None = None,
+    model_dir: Path | None = None,
+    device: str = "auto",
+    threads: int = 0,
+) -> Engine:
+    path = resolve_model_dir(model, model_dir)
+    if engine == "faster-whisper":
+        from pipeline.asr.faster_engine import FasterWhisperEngine
+
+        return FasterWhisperEngine(path, device=device, threads=threads)
+    if engine == "openai-whisper":
+        try:
+            from pipeline.asr.openai_engine import OpenAIWhisperEngine
+        except ImportError as exc:
+            raise ConfigError(
+                "openai-whisper 未安装：pip install torch==2.13.0 && pip install -r requirements-openai.txt "
+                f"(optional openai-whisper extra not installed: {exc})"
+            ) from exc
+        return OpenAIWhisperEngine(path, device=device, threads=threads)
+    raise ConfigError(f"未知引擎 {engine} (unknown engine; choose from {', '.join(ENGINES)})")

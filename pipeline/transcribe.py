@@ -1,0 +1,140 @@
+"""One recording → one Transcript: hash, decode in bounded blocks, transcribe, clean up.
+
+Audio is decoded in blocks and each block is cut at the quietest moment near its end,
+so an hour-long call is transcribed with memory bounded by the block size, and no word
+is cut in half at a block boundary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import __version__
+from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, Engine
+from pipeline.asr.postprocess import CleanResult, clean_segments
+from pipeline.audio import AudioInfo, iter_decode, probe, sha256_file
+from pipeline.transcript import Segment, SourceInfo, Transcript
+
+ProgressFn = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class TranscribeConfig:
+    options: DecodeOptions = DecodeOptions()
+    block_seconds: float = 300.0
+    cut_search_seconds: float = 20.0
+    # "auto": transcribe stereo channels separately when they carry different content.
+    channel_mode: str = "auto"  # auto | mix | split
+
+
+def quietest_cut(samples: np.ndarray, search_seconds: float) -> int:
+    """Index of the quietest 200 ms window in the last ``search_seconds`` of ``samples`` (mono)."""
+    n = len(samples)
+    search = min(n, int(search_seconds * SAMPLE_RATE))
+    tail = samples[n - search :]
+    win = int(0.2 * SAMPLE_RATE)
+    if len(tail) < win * 2:
+        return n
+    frames = len(tail) // win
+    energy = (tail[: frames * win].reshape(frames, win) ** 2).mean(axis=1)
+    best = int(np.argmin(energy))
+    return n - search + best * win + win // 2
+
+
+def iter_cut_blocks(blocks: Iterator[np.ndarray], config: TranscribeConfig) -> Iterator[tuple[float, np.ndarray]]:
+    """Re-cut decoded blocks (channels, n) at quiet points; yield (offset seconds, block)."""
+    carry: np.ndarray | None = None
+    offset = 0
+    limit = int(config.block_seconds * SAMPLE_RATE)
+    for block in blocks:
+        buf = block if carry is None else np.concatenate([carry, block], axis=1)
+        while buf.shape[1] >= limit + int(config.cut_search_seconds * SAMPLE_RATE):
+            head = buf[:, :limit]
+            cut = quietest_cut(head.mean(axis=0), config.cut_search_seconds)
+            yield offset / SAMPLE_RATE, buf[:, :cut]
+            offset += cut
+            buf = buf[:, cut:]
+        carry = buf
+    if carry is not None and carry.shape[1] > 0:
+        yield offset / SAMPLE_RATE, carry
+
+
+def channels_differ(block: np.ndarray) -> bool:
+    if block.shape[0] < 2:
+        return False
+    from pipeline.speakers import channels_are_distinct
+
+    return bool(channels_are_distinct(block[:2]))
+
+
+def _merge_by_time(per_channel: list[CleanResult]) -> list[Segment]:
+    merged = [seg for result in per_channel for seg in result.segments]
+    merged.sort(key=lambda s: (s.start, s.channel or 0))
+    for i, seg in enumerate(merged):
+        seg.index = i
+    return merged
+
+
+def transcribe_file(
+    path: Path,
+    engine: Engine,
+    config: TranscribeConfig = TranscribeConfig(),
+    progress: ProgressFn | None = None,
+    info: AudioInfo | None = None,
+    sha256: str | None = None,
+) -> Transcript:
+    """Transcribe one recording. Raises InputError for bad input; the original is only read."""
+    started = time.perf_counter()
+    info = info or probe(path)
+    digest = sha256 or sha256_file(path)
+    split: bool | None = None if config.channel_mode == "auto" else config.channel_mode == "split"
+    per_channel: list[CleanResult] = []
+    dropped: list[dict] = []
+    for offset, block in iter_cut_blocks(iter_decode(path), config):
+        if split is None:
+            split = channels_differ(block)
+        tracks = list(block) if split else [block.mean(axis=0)]
+        while len(per_channel) < len(tracks):
+            per_channel.append(CleanResult())
+        for ch, audio in enumerate(tracks):
+            result = clean_segments(engine.transcribe(np.ascontiguousarray(audio, dtype=np.float32), config.options), config.options, offset)
+            for seg in result.segments:
+                seg.channel = ch if split else None
+                seg.speaker = f"S{ch}" if split else None
+            per_channel[ch].segments.extend(result.segments)
+            dropped.extend(result.dropped)
+        if progress:
+            progress(offset + block.shape[1] / SAMPLE_RATE)
+    segments = _merge_by_time(per_channel)
+    options = {**asdict(config.options), "channel_mode": "split" if split else "mix", "block_seconds": config.block_seconds}
+    transcript = Transcript(
+        source=SourceInfo(
+            path=str(path),
+            sha256=digest,
+            size=info.size,
+            duration=round(info.duration, 3),
+            channels=info.channels,
+            sample_rate=info.sample_rate,
+            codec=info.codec,
+            container=info.container,
+        ),
+        model=engine.model,
+        segments=segments,
+        language=config.options.language,
+        options=options,
+        tool_version=__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        processing_seconds=round(time.perf_counter() - started, 3),
+        dropped=dropped,
+    )
+    return transcript
+
+
+def with_options(config: TranscribeConfig, **changes: object) -> TranscribeConfig:
+    return replace(config, options=replace(config.options, **changes))
