@@ -1,0 +1,47 @@
+"""Measure what each decoding lever does to CER on the 11 reference sentences.
+
+    python bench/asr_levers.py
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from common import full_sentence_refs
+
+from pipeline.asr.base import DecodeOptions
+from pipeline.asr.faster_engine import FasterWhisperEngine
+from pipeline.asr.postprocess import clean_segments
+from pipeline.audio import decode
+from pipeline.metrics import cer, corpus_cer
+
+PLAIN = DecodeOptions(initial_prompt="以下是普通话的句子。", vad=False)  # the ASR.md baseline
+LEVERS = {
+    "plain beam5 prompt(generic) no-VAD": PLAIN,
+    "+ domain prompt": replace(PLAIN, initial_prompt=DecodeOptions().initial_prompt),
+    "+ domain prompt + VAD": replace(PLAIN, initial_prompt=DecodeOptions().initial_prompt, vad=True),
+    "default (configs/default.yaml)": DecodeOptions(),
+    "default, beam 1": replace(DecodeOptions(), beam_size=1),
+    "default + hotwords": replace(DecodeOptions(), hotwords="催收 逾期 还款 通讯录 老赖 上门 起诉"),
+    "no prompt, VAD": replace(DecodeOptions(), initial_prompt=None),
+}
+
+
+def main() -> None:
+    engine = FasterWhisperEngine(threads=2)
+    clips = [(decode(path).mono(), ref, path.name) for path, ref in full_sentence_refs()]
+    audio_s = sum(len(a) / 16000 for a, _, _ in clips)
+    for label, options in LEVERS.items():
+        t0 = time.perf_counter()
+        pairs, worst = [], []
+        for audio, ref, name in clips:
+            hyp = "".join(s.text for s in clean_segments(engine.transcribe(audio, options), options).segments)
+            pairs.append((ref, hyp))
+            worst.append((round(cer(ref, hyp), 2), name))
+        dt = time.perf_counter() - t0
+        print(f"{label:40s} CER={corpus_cer(pairs):.3f} RTF={dt / audio_s:.3f} worst={max(worst)}")
+
+
+if __name__ == "__main__":
+    main()
