@@ -16,11 +16,13 @@ from pipeline.asr.postprocess import clean_segments
 from pipeline.audio import decode
 from pipeline.metrics import cer, corpus_cer
 
+DOMAIN_PROMPT = "以下是普通话的电话录音，使用简体中文。催收，逾期，还款，欠款，通讯录，上门，起诉，律师函。"
 PLAIN = DecodeOptions(initial_prompt="以下是普通话的句子。", vad=False)  # the ASR.md baseline
 LEVERS = {
     "plain beam5 prompt(generic) no-VAD": PLAIN,
-    "+ domain prompt": replace(PLAIN, initial_prompt=DecodeOptions().initial_prompt),
-    "+ domain prompt + VAD": replace(PLAIN, initial_prompt=DecodeOptions().initial_prompt, vad=True),
+    "+ phone-call prompt": replace(PLAIN, initial_prompt=DecodeOptions().initial_prompt),
+    "+ prompt with collection vocabulary": replace(PLAIN, initial_prompt=DOMAIN_PROMPT),
+    "+ phone-call prompt + VAD": replace(PLAIN, initial_prompt=DecodeOptions().initial_prompt, vad=True),
     "default (configs/default.yaml)": DecodeOptions(),
     "default, beam 1": replace(DecodeOptions(), beam_size=1),
     "default + hotwords": replace(DecodeOptions(), hotwords="催收 逾期 还款 通讯录 老赖 上门 起诉"),

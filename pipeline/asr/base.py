@@ -17,9 +17,9 @@ from pipeline.transcript import ModelInfo
 
 SAMPLE_RATE = 16000
 
-# Simplified-Chinese prompt with collection vocabulary: biases Whisper toward Simplified
-# output and toward the words evidence depends on.
-DEFAULT_PROMPT = "以下是普通话的电话录音，使用简体中文。催收，逾期，还款，欠款，通讯录，上门，起诉，律师函。"
+# A short Simplified-Chinese prompt biases Whisper toward Simplified output. A longer prompt
+# listing collection vocabulary made base hallucinate after the speech ends (see BENCHMARKS.md).
+DEFAULT_PROMPT = "以下是普通话的电话录音，使用简体中文。"
 
 
 @dataclass(frozen=True)
