@@ -1,0 +1,414 @@
+"""Probe, hash and decode phone recordings to float32 16 kHz, one row per channel, via PyAV.
+
+Originals are only ever opened with ``open(path, "rb")``; FFmpeg reads through that file object,
+so it can neither write to the file nor follow a URL or playlist inside it. Only the audio
+demuxers in `ALLOWED_DEMUXERS` may open a file. Every user-side problem (missing, empty,
+truncated, corrupt, not audio, no audio stream, unsupported codec) becomes
+`pipeline.errors.InputError`; PyAV exceptions never escape.
+
+A file cut off at the end (a recorder killed mid-call) decodes up to the cut and, where the
+header says how long it should be, is marked `incomplete`; a corrupt packet in the middle is skipped and counted in `decode_errors`. Only when
+nothing at all decodes is it an error. An MP4/M4A/3GP cut before its index (the ``moov`` box,
+written when recording stops) cannot be read at all and is reported as truncated or corrupt.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+
+from pipeline.errors import InputError
+
+SAMPLE_RATE = 16000
+
+# FFmpeg demuxer names that may open a file: audio containers and the video containers phones
+# and chat apps use. Playlist/network/image demuxers (hls, concat, image2...) are excluded.
+ALLOWED_DEMUXERS = (
+    "wav,w64,mp3,mov,amr,amrnb,amrwb,ogg,flac,aac,matroska,asf,aiff,caf,au,wv,ape,"
+    "gsm,g722,g729,ac3,eac3,dts,mpc,tta,avi,flv,mpegts,voc,xwma,m4a"
+)
+
+# Raw AMR has no duration field; FFmpeg estimates one from the bit rate (seen 3% off), so
+# probe() sums packet durations instead (cheap: packets are read, not decoded).
+_COUNT_PACKETS_FOR = {"amr", "amrnb", "amrwb"}
+
+_NOT_AUDIO_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG 图片", "a PNG image"),
+    (b"\xff\xd8\xff", "JPEG 图片", "a JPEG image"),
+    (b"GIF8", "GIF 图片", "a GIF image"),
+    (b"%PDF", "PDF 文档", "a PDF document"),
+    (b"PK\x03\x04", "ZIP 压缩包或 Office 文档", "a ZIP archive or Office document"),
+    (b"Rar!", "RAR 压缩包", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "7z 压缩包", "a 7z archive"),
+)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the container says about a file's (first) audio stream."""
+
+    path: str
+    size: int
+    container: str  # FFmpeg demuxer name, e.g. "wav", "mov,mp4,m4a,3gp,3g2,mj2", "amr"
+    codec: str  # FFmpeg codec name (as ffprobe shows it): "pcm_s16le", "mp3", "aac", "amr_nb", "opus"
+    sample_rate: int
+    channels: int
+    duration: float  # seconds
+    bit_rate: int | None
+    tags: dict[str, str] = field(default_factory=dict)  # container tags, e.g. creation_time
+
+
+@dataclass
+class DecodedAudio:
+    """Decoded samples, float32 shape (channels, n) at `sample_rate`; channels kept apart."""
+
+    info: AudioInfo
+    samples: np.ndarray
+    sample_rate: int = SAMPLE_RATE
+    decode_errors: int = 0  # corrupt packets skipped
+    # Decoded audio ends well short of the container's stated duration (file cut off, or
+    # corrupt data skipped). Only detectable where the header states a duration (MP3 with a
+    # Xing/Info tag, FLAC, MP4); a cut WAV/OGG/AMR just looks shorter.
+    incomplete: bool = False
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[1] / self.sample_rate
+
+    def mono(self) -> np.ndarray:
+        """The mean of all channels, float32 shape (n,)."""
+        if self.channels == 1:
+            return self.samples[0]
+        return self.samples.mean(axis=0, dtype=np.float32)
+
+
+@dataclass
+class _DecodeStats:
+    samples: int = 0
+    errors: int = 0
+    read_failed: bool = False
+
+
+def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (read-only)."""
+    path = _check_file(path)
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(chunk_size):
+                digest.update(chunk)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    return digest.hexdigest()
+
+
+def probe(path: str | Path) -> AudioInfo:
+    """Read container and stream facts without decoding; raise InputError for a bad file."""
+    path = _check_file(path)
+    with _open_container(path) as container:
+        stream = _audio_stream(path, container)
+        duration = _header_duration(container, stream)
+        if duration is None or container.format.name in _COUNT_PACKETS_FOR:
+            duration = _packet_duration(path, container, stream)
+        if duration <= 0:
+            raise InputError(path, "音频时长为零", "zero-duration audio")
+        ctx = stream.codec_context
+        tags = {**{str(k): str(v) for k, v in stream.metadata.items()}}
+        tags.update({str(k): str(v) for k, v in container.metadata.items()})
+        return AudioInfo(
+            path=str(path),
+            size=path.stat().st_size,
+            container=container.format.name,
+            codec=ctx.codec.canonical_name,
+            sample_rate=int(ctx.sample_rate),
+            channels=int(ctx.channels),
+            duration=float(duration),
+            bit_rate=int(container.bit_rate or stream.bit_rate or 0) or None,
+            tags=tags,
+        )
+
+
+def decode(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
+    """Decode the whole file to float32 (channels, n) at `sample_rate`, channels kept apart."""
+    info = probe(path)
+    stats = _DecodeStats()
+    block = 60 * sample_rate
+    capacity = int(info.duration * sample_rate) + sample_rate
+    buffer = np.empty((info.channels, capacity), dtype=np.float32)
+    filled = 0
+    for chunk in _decode_blocks(Path(info.path), sample_rate, block, stats):
+        if chunk.shape[0] != buffer.shape[0]:  # header channel count was wrong
+            buffer = np.empty((chunk.shape[0], capacity), dtype=np.float32)
+        end = filled + chunk.shape[1]
+        if end > buffer.shape[1]:
+            grown = np.empty((buffer.shape[0], max(end, buffer.shape[1] * 3 // 2)), dtype=np.float32)
+            grown[:, :filled] = buffer[:, :filled]
+            buffer = grown
+        buffer[:, filled:end] = chunk
+        filled = end
+    _raise_if_nothing_decoded(info.path, stats)
+    incomplete = stats.read_failed or filled / sample_rate < info.duration - max(0.5, 0.02 * info.duration)
+    return DecodedAudio(
+        info=info,
+        samples=buffer[:, :filled],
+        sample_rate=sample_rate,
+        decode_errors=stats.errors,
+        incomplete=incomplete,
+    )
+
+
+def iter_decode(
+    path: str | Path, block_seconds: float = 30.0, sample_rate: int = SAMPLE_RATE
+) -> Iterator[np.ndarray]:
+    """Blocks of float32 (channels, n), `block_seconds` long (the last one shorter).
+
+    Memory stays at about one block however long the recording is. A bad file raises
+    InputError here, at the call; a file in which nothing decodes raises at the end.
+    """
+    path = Path(probe(path).path)
+    block = max(1, round(block_seconds * sample_rate))
+    return _iter_blocks_checked(path, sample_rate, block)
+
+
+def is_audio(path: str | Path) -> bool:
+    """True when the content (not the name) is audio that decodes: for batch discovery."""
+    try:
+        path = _check_file(path)
+        with _open_container(path) as container:
+            stream = _audio_stream(path, container)
+            for packet in container.demux(stream):
+                if packet.size and stream.codec_context.decode(packet):
+                    return True
+    except (InputError, av.FFmpegError, OSError, ValueError):
+        return False
+    return False
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
+    """Write float32 samples, shape (n,) or (channels, n), to a WAV file (16-bit PCM by default)."""
+    data = np.asarray(samples, dtype=np.float32)
+    if data.ndim == 2:
+        data = data.T  # soundfile wants (n, channels)
+    path = Path(path)
+    sf.write(path, np.clip(data, -1.0, 1.0), sample_rate, subtype=subtype, format="WAV")
+    return path
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+def _check_file(path: str | Path) -> Path:
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(path, "文件不存在", "file not found") from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    if path.is_dir():
+        raise InputError(path, "这是文件夹，不是音频文件", "is a directory, not an audio file")
+    if st.st_size == 0:
+        raise InputError(path, "文件为空（0 字节）", "empty file, 0 bytes")
+    if not os.access(path, os.R_OK):
+        raise InputError(path, "没有读取权限", "permission denied")
+    return path
+
+
+def _unreadable(path: Path, exc: OSError) -> InputError:
+    reason = exc.strerror or type(exc).__name__
+    return InputError(path, f"无法读取文件（{reason}）", f"cannot read file: {reason}")
+
+
+@contextmanager
+def _open_container(path: Path) -> Iterator[av.container.InputContainer]:
+    """av.open on a read-only file object (never a path FFmpeg could treat as a URL)."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with-block below
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    with handle:
+        try:
+            container = av.open(handle, mode="r", options={"format_whitelist": ALLOWED_DEMUXERS})
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            raise _open_error(path, exc) from None
+        with container:
+            yield container
+
+
+def _open_error(path: Path, exc: Exception) -> InputError:
+    head = _read_head(path)
+    for magic, kind_zh, kind_en in _NOT_AUDIO_SIGNATURES:
+        if head.startswith(magic):
+            return InputError(path, f"不是音频文件，看起来是{kind_zh}", f"not audio; looks like {kind_en}")
+    if _looks_like_text(head):
+        return InputError(path, "不是音频文件，看起来是文本文件", "not audio; looks like a text file")
+    kind = _audio_kind(head)
+    if kind:
+        return InputError(
+            path, f"{kind}文件不完整或已损坏（可能录音未正常结束）", f"truncated or corrupt {kind} file"
+        )
+    if getattr(exc, "errno", None) == errno.EINVAL:  # a demuxer outside the allow-list
+        return InputError(path, "不支持的文件格式", "unsupported file format")
+    return InputError(
+        path, "无法识别的文件格式：不是音频或已损坏", "unrecognised format: not audio, or corrupt"
+    )
+
+
+def _read_head(path: Path, size: int = 4096) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError:
+        return b""
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            text = head.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+        return printable >= 0.95 * len(text)
+    return False
+
+
+def _audio_kind(head: bytes) -> str | None:
+    """Name an audio format by its magic bytes, for a file that FFmpeg could not open."""
+    if head[4:8] in (b"ftyp", b"mdat", b"moov", b"free", b"wide"):
+        return "MP4/M4A/3GP"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "WAV"
+    for magic, kind in ((b"ID3", "MP3"), (b"#!AMR", "AMR"), (b"OggS", "OGG"), (b"fLaC", "FLAC")):
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def _audio_stream(path: Path, container: av.container.InputContainer) -> av.audio.stream.AudioStream:
+    if not container.streams.audio:
+        raise InputError(path, "文件中没有音频流", "no audio stream in file")
+    stream = container.streams.best("audio") or container.streams.audio[0]
+    ctx = stream.codec_context  # None when this FFmpeg build has no decoder for the codec
+    if ctx is None:
+        raise InputError(path, "不支持的音频编码（没有解码器）", "unsupported audio codec: no decoder")
+    if not ctx.sample_rate or not ctx.channels:
+        raise InputError(path, f"音频流参数无效（{ctx.name}）", f"invalid audio stream parameters: {ctx.name}")
+    return stream
+
+
+def _header_duration(
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream
+) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _packet_duration(
+    path: Path, container: av.container.InputContainer, stream: av.audio.stream.AudioStream
+) -> float:
+    total = 0
+    try:
+        for packet in container.demux(stream):
+            total += packet.duration or 0
+    except av.FFmpegError:
+        pass  # truncated: count what is there
+    return float(total * stream.time_base) if stream.time_base else 0.0
+
+
+def _iter_blocks_checked(path: Path, sample_rate: int, block: int) -> Iterator[np.ndarray]:
+    stats = _DecodeStats()
+    yield from _decode_blocks(path, sample_rate, block, stats)
+    _raise_if_nothing_decoded(path, stats)
+
+
+def _decode_blocks(path: Path, sample_rate: int, block: int, stats: _DecodeStats) -> Iterator[np.ndarray]:
+    """Decode + resample; yield (channels, block) float32 arrays, the last one partial."""
+    with _open_container(path) as container:
+        stream = _audio_stream(path, container)
+        pending: list[np.ndarray] = []
+        pending_len = 0
+        for chunk in _resampled_chunks(container, stream, sample_rate, stats):
+            pending.append(chunk)
+            pending_len += chunk.shape[1]
+            while pending_len >= block:
+                joined = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
+                yield joined[:, :block]
+                rest = joined[:, block:]
+                pending = [rest] if rest.shape[1] else []
+                pending_len = rest.shape[1]
+        if pending_len:
+            yield np.concatenate(pending, axis=1)
+
+
+def _resampled_chunks(
+    container: av.container.InputContainer,
+    stream: av.audio.stream.AudioStream,
+    sample_rate: int,
+    stats: _DecodeStats,
+) -> Iterator[np.ndarray]:
+    ctx = stream.codec_context
+    resampler: av.AudioResampler | None = None
+    signature: tuple[str, int, str] | None = None
+    out_layout: av.AudioLayout | None = None
+
+    def decoded_frames() -> Iterator[av.AudioFrame]:
+        try:
+            for packet in container.demux(stream):
+                try:
+                    yield from ctx.decode(packet)
+                except av.FFmpegError:
+                    stats.errors += 1  # a corrupt packet: skip it, keep going
+        except av.FFmpegError:
+            stats.read_failed = True  # cut off: flush what the decoder holds (demux's own flush never came)
+            with suppress(av.FFmpegError):
+                yield from ctx.decode(None)
+
+    for frame in decoded_frames():
+        frame_signature = (frame.format.name, frame.sample_rate, frame.layout.name)
+        if frame_signature != signature:
+            if resampler is not None:
+                yield from _to_arrays(resampler.resample(None), stats)
+            out_layout = out_layout or frame.layout
+            resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=sample_rate)
+            signature = frame_signature
+        try:
+            yield from _to_arrays(resampler.resample(frame), stats)
+        except (av.FFmpegError, ValueError):
+            stats.errors += 1
+    if resampler is not None:
+        yield from _to_arrays(resampler.resample(None), stats)
+
+
+def _to_arrays(frames: list[av.AudioFrame], stats: _DecodeStats) -> Iterator[np.ndarray]:
+    for frame in frames:
+        array = frame.to_ndarray()
+        stats.samples += array.shape[1]
+        yield array
+
+
+def _raise_if_nothing_decoded(path: str | Path, stats: _DecodeStats) -> None:
+    if stats.samples == 0:
+        raise InputError(
+            path,
+            "没有可解码的音频（时长为零或数据损坏）",
+            "no decodable audio (zero duration or corrupt data)",
+        )

@@ -1,0 +1,35 @@
+"""Shared fixtures: real speech encoded into every phone format, and broken inputs.
+
+Other test modules may use `encoded_audio` (format name -> file) for their own checks,
+e.g. that each format transcribes to the same text. Append new fixtures below.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import audio_fixtures  # tests/ is on sys.path: pytest's default (prepend) import mode puts it there
+import pytest
+
+
+@pytest.fixture(scope="session")
+def encoded_audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The funasr clip (and a second voice on the right channel for stereo) in every format.
+
+    Keys are `audio_fixtures.FORMATS` names plus the committed AMR-WB files ("amr_wb",
+    "3gp_amr_wb"), copied so that no test touches the repository's copy.
+    """
+    directory = tmp_path_factory.mktemp("encoded_audio")
+    files = {spec.name: audio_fixtures.write_format(directory, spec) for spec in audio_fixtures.FORMATS}
+    for name, committed in audio_fixtures.COMMITTED_AMR_WB.items():
+        files[name] = Path(shutil.copy2(committed, directory / committed.name))
+    return files
+
+
+@pytest.fixture(scope="session")
+def bad_audio_inputs(
+    tmp_path_factory: pytest.TempPathFactory, encoded_audio: dict[str, Path]
+) -> dict[str, tuple[Path, str]]:
+    """Case name -> (path, fragment of the English reason the InputError must give)."""
+    return audio_fixtures.make_bad_inputs(tmp_path_factory.mktemp("bad_audio"), encoded_audio)
