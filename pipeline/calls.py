@@ -237,6 +237,8 @@ def _graphene(m: re.Match, ctx: _Ctx) -> CallMeta:
 def _bcr(m: re.Match, ctx: _Ctx) -> CallMeta | None:
     tz, frac, d, t = m["tz"], m["frac"] or "", m["d"], m["t"]
     offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5]), seconds=int(tz[5:7] or 0))
+    if offset > timedelta(hours=14) or int(tz[3:5]) > 59:
+        return None
     start = _dt(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]),
                 int((frac + "000000")[:6]), tz=timezone(offset if tz[0] == "+" else -offset))
     meta = CallMeta(start=start, time_precision="ms" if frac else "s")
@@ -426,6 +428,8 @@ def parse_filename(path: Path, *, year_hint: datetime | None = None) -> CallMeta
                     if getattr(meta, key):
                         meta.sources.setdefault(key, "filename")
                 _number_from_folder(meta, path)
+                if not meta.participants and (meta.number or meta.contact_name):
+                    meta.participants = [(meta.number, meta.contact_name)]
                 if is_copy:
                     meta.notes.append("文件名带复制后缀，已忽略")
                 return meta
@@ -570,10 +574,9 @@ def _csv_duration(text: str) -> float:
     if m and any(m.groups()):
         h, mi, s = (float(x or 0) for x in m.groups())
         return h * 3600 + mi * 60 + s
-    parts = [float(x) for x in text.split(":")]
-    if len(parts) > 3 or any(p < 0 for p in parts):
+    if not re.fullmatch(r"\d+(?:\.\d+)?(?::\d{1,2}(?:\.\d+)?){0,2}", text):  # s, m:ss or h:mm:ss
         raise ValueError(text)
-    return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    return sum(float(p) * 60 ** i for i, p in enumerate(reversed(text.split(":"))))
 
 
 def _csv_value(key: str, text: str) -> Any:
@@ -630,7 +633,7 @@ def load_overrides(csv_path: Path) -> dict[str, dict[str, Any]]:
                 except (ValueError, KeyError):
                     raise InputError(csv_path, f"第 {line} 行 {key} 列无法识别: {cell.strip()!r}",
                                      f"line {line}: bad {key} value {cell.strip()!r}") from None
-        name = str(row.pop("file", "")).replace("\\", "/").strip("/")
+        name = re.sub(r"^(?:\./)+", "", str(row.pop("file", "")).replace("\\", "/")).strip("/")
         if not name:
             raise InputError(csv_path, f"第 {line} 行缺少 file", f"line {line}: empty 'file' cell")
         if name in rows:

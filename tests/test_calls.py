@@ -234,6 +234,7 @@ def test_acr_folder_beats_coloros_and_coloros_folder_beats_acr():
     "song.mp3", "会议记录.m4a", "New Recording 12.m4a", "IMG_20240115_143022.m4a", "Recording_20240115-143022.m4a",
     "20240115_143022.m4a", "13800138000.mp3", "audio.amr", "录音.amr", "",
     "19991231_235959+0800_in.oga",  # implausible year
+    "20240115_143022.5+7800_in.m4a",  # impossible UTC offset
     "通话录音@张三(13800138000)_20191345123402.mp3",  # month 13
     "张三-9913011230.mp3",  # 2099
     "2024-13-45 10-00-00 (phone) x.m4a",
@@ -262,6 +263,8 @@ def test_name_wins_and_duration_gives_end():
                          duration=95.0)
     assert meta.start == T(2024, 1, 15, 14, 30, 22) and meta.end == T(2024, 1, 15, 14, 31, 57)
     assert meta.sources["start"] == "filename" and meta.sources["duration"] == "tag"
+    as_json = json.loads(json.dumps(meta.to_dict(), ensure_ascii=False))
+    assert as_json["start"] == "2024-01-15T14:30:22" and as_json["participants"] == [["13800138000", "张三"]]
 
 
 def test_creation_time_is_end_of_call_in_utc():
@@ -330,6 +333,7 @@ CSV = """file,number,start,direction,duration,contact_name,received_by,note
 voice.m4a,+86 139 0013 9000,2024-01-15 23:05,来电,3:20,某催收,妻子,打到家里
 sub/张三(13800138000)_20240115143022.mp3,,2024-01-16T08:30:00,呼出,75,,,
 a.amr,10086,2024/1/7 9:05:30,incoming,1分05秒,,,
+.\\b.amr,,,,1:05:30,,,
 """
 
 
@@ -342,6 +346,7 @@ def test_overrides_parse_every_format(tmp_path):
     assert rows["sub/张三(13800138000)_20240115143022.mp3"] == {"start": T(2024, 1, 16, 8, 30), "direction": "outgoing",
                                                               "duration": 75.0}
     assert rows["a.amr"]["start"] == T(2024, 1, 7, 9, 5, 30) and rows["a.amr"]["duration"] == 65.0
+    assert rows["b.amr"] == {"duration": 3930.0}
 
 
 def test_overrides_win_over_guesses(tmp_path):
@@ -370,6 +375,8 @@ def test_overrides_accept_gbk_and_chinese_headers(tmp_path):
     ("file,start\nx.amr,2024-01-15 22:00\ny.amr,昨天晚上\n", 3, "start"),
     ("file,direction\nx.amr,sideways\n", 2, "direction"),
     ("file,duration\nx.amr,-5\n", 2, "duration"),
+    ("file,duration\nx.amr,inf\n", 2, "duration"),
+    ("file,duration\nx.amr,1:2:3:4\n", 2, "duration"),
     ("file,number\nx.amr,无\n", 2, "number"),
     ("file,start\nx.amr,2024-02-30 10:00\n", 2, "start"),
 ])
