@@ -1,0 +1,118 @@
+"""Gates that drop a rule hit whose words are present but whose meaning is not an admission.
+
+Each gate looks at the sentence holding the hit (``start``/``end`` are offsets in it):
+- negation: 不会/没有/不是/绝不/我们不… shortly before the trigger ("我们不会爆你通讯录");
+- question: a question whose target is not "you" (a borrower asking "你们是不是要爆我通讯录？");
+- quotation: reported speech of the other side ("他们说要去我单位");
+- perspective: the speaker is the victim ("爆了我的通讯录"), i.e. the borrower talking;
+- speaker: handled by the engine from segment roles (conduct needs the collector's speech).
+"""
+
+from __future__ import annotations
+
+import re
+
+GATE_NAMES = ("negation", "question", "quotation", "perspective", "speaker")
+
+CLAUSE_BREAK = re.compile(r"[，,、：:；;]")
+_NEG_CUE = re.compile(
+    r"(?:不会|不是|没有人|没人|没有|绝不|绝对不|决不|并不|并没有|从不|从来不|从没|从未|未曾|不可能|不能|不可以|"
+    r"不得|不准|禁止|严禁|不允许|不要|不用|不必|无权|不存在|不再|不打算|谁也不|我们不|我们没|别)"
+    # pseudo-negations that still threaten: 别怪我们 / 不要逼我们 / 不要以为 / 不排除 / 不然
+    r"(?!怪|逼|让|然|得不|管|排除|仅|但|光|止|只|以为|觉得|想着|信|见得|客气|是说|好说)"
+)
+_BARE_NEG_BEFORE = re.compile(r"(?:不|没|别|勿|未)[会要再去来用敢想]{0,2}$")
+_CONSEQUENCE = re.compile(r"就|便|否则|不然|的话|那么|那就|马上|立刻|直接|到时")
+_NEG_AFTER = re.compile(r"^[^，。！？,!?]{0,4}(?:是不可能的|不可能|是不会的|我们不做|是违法的|违法的)")
+
+_QUESTION_MARK = re.compile(r"[？?]")
+_QUESTION_WORD = re.compile(
+    r"(?<!信)吗|(?<!相)(?:是不是|是否|会不会|要不要|能不能|有没有|敢不敢|凭什么|为什么|为啥|干嘛|难道|怎么能|怎么可以|什么意思|哪个|哪家)"
+)
+_YOU_SINGULAR = re.compile(r"(?:你|您)(?!们)")
+_I_SINGULAR = re.compile(r"我(?!们|司|方)")
+
+_REPORTED = re.compile(
+    r"(?<![跟和给对同向])(?:你们|你|他们|他|她|催收员?|催收的|对方|那边|那个人)"
+    r"(?:刚才|刚刚|之前|以前|昨天|前天|上次|一直|还|都|又|也|就|已经|总是|天天)?"
+    r"(?:说|讲|扬言|威胁|声称|放话|恐吓|吓唬)(?:过|了)?(?:说|要|会)?"
+)
+_QUOTE_OPEN, _QUOTE_CLOSE = "“\"「『", "”\"」』"
+
+_TARGETS = (
+    r"通讯录|通信录|联系人|家人|家里人?|家属|家|父母|爸妈|爸爸|妈妈|老婆|老公|孩子|儿子|女儿|亲戚|亲友|照片|单位|公司|"
+    r"领导|老板|朋友圈|村|小区|征信|隐私|信息|全家|一家|名下|银行卡|子女|户籍|老家|学校|同事|朋友"
+)
+_FIRST_VICTIM = re.compile(
+    r"(?:爆|打|骂|威胁|恐吓|骚扰|联系|曝光|告诉|通知|找|到|去|上|来|抓|告|起诉|冻结|拘留|吓唬|侮辱|说|叫|喊|发|P|p)了?我(?!们|司|方)"
+    r"|我(?!们)的?(?:" + _TARGETS.replace("|同事|朋友", "") + ")"
+)
+_SECOND_VICTIM = re.compile(
+    r"(?:爆|打|骂|找|联系|通知|告诉|曝光|到|去|上|来|抓|告|起诉|冻结|拘留|给|让|把|叫|帮|判|收拾|弄|搞|整|揍|砍|杀|废|堵|等|发|送|P|p)"
+    r"了?(?:你|您)(?!们)|(?:你|您)(?!们)的?(?:" + _TARGETS + r")|你们(?:全家|家|一家|公司|单位|村|小区)"
+)
+
+
+def clause_bounds(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Start/end of the clause (between commas) that holds ``[start, end)``."""
+    left = 0
+    for m in CLAUSE_BREAK.finditer(sentence, 0, start):
+        left = m.end()
+    m = CLAUSE_BREAK.search(sentence, end)
+    return left, (m.start() if m else len(sentence))
+
+
+def negated(sentence: str, start: int, end: int, window: int = 8) -> bool:
+    """A negation cue shortly before the trigger in its clause (or "是不可能的" right after)."""
+    clause_start, clause_end = clause_bounds(sentence, start, end)
+    prefix = sentence[max(clause_start, start - window) : start]
+    if _BARE_NEG_BEFORE.search(prefix):
+        return True
+    for cue in reversed(list(_NEG_CUE.finditer(prefix))):
+        if not _CONSEQUENCE.search(prefix[cue.end() :]):
+            return True
+    return bool(_NEG_AFTER.search(sentence[end:clause_end]))
+
+
+def is_question(sentence: str, start: int, end: int) -> bool:
+    clause_start, clause_end = clause_bounds(sentence, start, end)
+    if _QUESTION_WORD.search(sentence[clause_start:clause_end]):
+        return True
+    tail = sentence[clause_end:]
+    return bool(_QUESTION_MARK.search(sentence[clause_start:clause_end])) or (
+        not CLAUSE_BREAK.search(tail) and bool(_QUESTION_MARK.search(tail))
+    )
+
+
+def borrower_question(sentence: str, start: int, end: int) -> bool:
+    """A question not addressed at "you" by the collector: the other party asking or quoting."""
+    if not is_question(sentence, start, end):
+        return False
+    return not (_YOU_SINGULAR.search(sentence) and not _I_SINGULAR.search(sentence))
+
+
+def reported_speech(sentence: str, start: int, end: int) -> bool:
+    """The trigger is what someone else said: "他们说要…", "你们扬言…", or inside quotation marks."""
+    clause_start, _ = clause_bounds(sentence, start, end)
+    for m in _REPORTED.finditer(sentence, 0, start):
+        if m.start() >= clause_start:
+            return True
+        # "他说，要爆我通讯录": the verb ends the clause right before the trigger's clause
+        if not CLAUSE_BREAK.search(sentence, m.end(), clause_start - 1) and clause_start - m.end() <= 1:
+            return True
+    opened = max(sentence.rfind(q, 0, start) for q in _QUOTE_OPEN)
+    if opened >= 0:
+        closed = min((i for i in (sentence.find(q, end) for q in _QUOTE_CLOSE) if i >= 0), default=-1)
+        lead_in = sentence[max(0, opened - 4) : opened]
+        if closed >= 0 and ("说" in lead_in or "称" in lead_in or "讲" in lead_in):
+            return True
+    return False
+
+
+def borrower_perspective(sentence: str, start: int, end: int) -> bool:
+    """The speaker is the one harmed ("打到我单位", "我的通讯录") and "you" is not: not collector speech."""
+    return bool(_FIRST_VICTIM.search(sentence)) and not _SECOND_VICTIM.search(sentence)
+
+
+def second_person_target(text: str) -> bool:
+    return bool(_SECOND_VICTIM.search(text))

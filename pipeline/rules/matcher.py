@@ -1,0 +1,149 @@
+"""Finds rule hits: a cheap trigger prefilter, then spaCy (SpanRuler + regexes) on candidate sentences.
+
+spaCy's ``blank("zh")`` with the char segmenter makes every character a token, so character
+offsets, token offsets and Whisper's per-character word times line up one to one. Phrase and
+token patterns run in a ``SpanRuler`` writing overlapping spans to ``doc.spans``; regexes run on
+the sentence text and are mapped back with ``doc.char_span`` into the same span group.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import spacy
+from spacy.language import Language
+
+from pipeline.rules.pack import Rule
+
+SPANS_KEY = "callproof"
+SENTENCE_END = re.compile(r"[。！？!?；;…\n]+")
+_ZH_CONFIG = {"nlp": {"tokenizer": {"segmenter": "char"}}}
+
+
+@lru_cache(maxsize=1)
+def blank_zh() -> Language:
+    """A shared blank Chinese pipeline (char segmenter: no jieba/pkuseg, no download)."""
+    return spacy.blank("zh", config=_ZH_CONFIG)
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule_index: int
+    kind: str  # phrase | tokens | regex
+    pattern: str
+    start: int  # offsets in the whole text unit
+    end: int
+    sentence_start: int
+    sentence_end: int
+
+
+def trie_regex(words: set[str]) -> re.Pattern[str] | None:
+    """One regex that finds any of ``words``; a word that is a prefix of another ends the branch."""
+    trie: dict[str, Any] = {}
+    for word in sorted(words, key=len):
+        node = trie
+        for ch in word:
+            if "" in node:
+                break
+            node = node.setdefault(ch, {})
+        else:
+            node.clear()
+            node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        if "" in node:
+            return ""
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items())]
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return re.compile(build(trie)) if trie else None
+
+
+def _case_variants(word: str) -> set[str]:
+    return {word, word.lower(), word.upper()} if word.isascii() or any(c.isascii() for c in word) else {word}
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence; the end includes its closing punctuation."""
+    spans, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        if m.end() > start:
+            spans.append((start, m.end()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+class RuleMatcher:
+    """Compiled rules of all loaded packs."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        self.nlp = spacy.blank("zh", config=_ZH_CONFIG)
+        ruler = self.nlp.add_pipe(
+            "span_ruler", config={"spans_key": SPANS_KEY, "phrase_matcher_attr": "LOWER", "validate": True}
+        )
+        patterns: list[dict[str, Any]] = []
+        self._pattern_text: dict[str, tuple[int, str, str]] = {}
+        triggers: set[str] = set()
+        self._regex_rules: list[tuple[int, tuple[str, ...], list[re.Pattern[str]]]] = []
+        for index, rule in enumerate(rules):
+            for j, phrase in enumerate(rule.phrases):
+                key = f"{index}:p{j}"
+                patterns.append({"label": rule.category, "pattern": phrase, "id": key})
+                self._pattern_text[key] = (index, "phrase", phrase)
+                triggers |= _case_variants(phrase)
+            for j, tokens in enumerate(rule.tokens):
+                key = f"{index}:t{j}"
+                patterns.append({"label": rule.category, "pattern": list(tokens), "id": key})
+                self._pattern_text[key] = (index, "tokens", repr(list(tokens)))
+            for j, pattern in enumerate(rule.regex):
+                self._pattern_text[f"{index}:r{j}"] = (index, "regex", pattern)
+            for trigger in rule.triggers:
+                triggers |= _case_variants(trigger)
+            if rule.regex:
+                self._regex_rules.append((index, rule.triggers, [re.compile(p) for p in rule.regex]))
+        ruler.add_patterns(patterns)  # type: ignore[attr-defined]
+        self._prefilter = trie_regex(triggers)
+
+    def candidate_sentences(self, text: str) -> list[tuple[int, int]]:
+        """Sentences holding at least one trigger; the rest never reach spaCy."""
+        if self._prefilter is None:
+            return []
+        first = self._prefilter.search(text)
+        if first is None:
+            return []
+        spans = sentence_spans(text)
+        starts = [s for s, _ in spans]
+        chosen: dict[int, None] = {}
+        for m in self._prefilter.finditer(text, first.start()):
+            chosen[bisect.bisect_right(starts, m.start()) - 1] = None
+        return [spans[i] for i in chosen if i >= 0]
+
+    def find(self, text: str) -> list[Hit]:
+        """Every raw hit (before gates) in ``text``, in text offsets."""
+        candidates = self.candidate_sentences(text)
+        if not candidates:
+            return []
+        hits: list[Hit] = []
+        for (s_start, s_end), doc in zip(candidates, self.nlp.pipe(text[s:e] for s, e in candidates), strict=True):
+            sentence = doc.text
+            group = doc.spans[SPANS_KEY]
+            for index, rule_triggers, compiled in self._regex_rules:
+                if not any(t in sentence for t in rule_triggers):
+                    continue
+                for j, regex in enumerate(compiled):
+                    for m in regex.finditer(sentence):
+                        span = doc.char_span(m.start(), m.end(), label=self.rules[index].category,
+                                             span_id=f"{index}:r{j}", alignment_mode="expand")
+                        if span is not None:
+                            group.append(span)
+            for span in group:
+                index, kind, pattern = self._pattern_text[span.id_]
+                hits.append(Hit(index, kind, pattern, s_start + span.start_char, s_start + span.end_char, s_start, s_end))
+        return hits
