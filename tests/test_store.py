@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.audio import AudioInfo
 from pipeline.calls import CallMeta
 from pipeline.errors import InputError
 from pipeline.store import SCHEMA_VERSION, CaseStore, NotFoundError, to_jsonl, verify_chain, verify_jsonl
@@ -150,6 +151,9 @@ def test_intake_is_idempotent_and_records_moves_and_metadata_changes(store: Case
     assert metadata.action == "metadata" and metadata.detail["before"]["number"] == "13800138000"
     assert relocate.action == "relocate" and relocate.detail["after"]["source_path"] == "/elsewhere/a.m4a"
     assert len(list(store.iter_calls())) == 1
+    # a later run that could not probe the file or read metadata keeps what is known
+    again = store.upsert_call_intake("/elsewhere/a.m4a", SHA_A, size=12345)
+    assert again == moved and store.custody_events()[-1] == relocate
 
 
 def test_duplicate_file_is_listed_not_swapped(store: CaseStore, tmp_path: Path) -> None:
@@ -157,7 +161,9 @@ def test_duplicate_file_is_listed_not_swapped(store: CaseStore, tmp_path: Path) 
     original.write_bytes(b"call a")
     copy = tmp_path / "rec(1).amr"
     copy.write_bytes(b"call a")
-    store.upsert_call_intake(original, SHA_A)
+    info = AudioInfo(str(original), 6, "amr", "amrnb", 8000, 1, 61.5, 12200, {})
+    first = store.upsert_call_intake(original, SHA_A, info=info)
+    assert (first.size, first.codec, first.duration, first.mtime) == (6, "amrnb", 61.5, original.stat().st_mtime)
     for _ in range(2):
         call = store.upsert_call_intake(copy, SHA_A)
     assert call.source_path == str(original) and call.duplicate_paths == [str(copy)]

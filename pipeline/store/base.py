@@ -117,7 +117,12 @@ class CaseStoreBase:
                     self._conn.execute(f"RELEASE sp{depth}")
                 raise
             self._depth = depth
-            self._conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
+            try:
+                self._conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
+            except BaseException:
+                if depth == 0 and self._conn.in_transaction:  # e.g. disk full: leave nothing half-open
+                    self._conn.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:

@@ -72,19 +72,20 @@ class TranscriptsMixin(CaseStoreBase):
                            actor: str | None = None) -> CallRow:
         """Record a discovered recording (idempotent): content hash, probe info, call metadata.
 
-        ``info`` is a ``pipeline.audio.AudioInfo`` (or None when probing failed), ``meta`` a
-        ``pipeline.calls.CallMeta`` or its ``to_dict()``. A new file gets an 'intake' custody
-        event; a known one is updated ('relocate' when it moved, 'metadata' when the metadata
-        changed, e.g. after the user edited calls.csv) and otherwise left untouched. The same
-        bytes under a second path that still exists are listed in ``duplicate_paths``.
+        ``info`` is a ``pipeline.audio.AudioInfo``, ``meta`` a ``pipeline.calls.CallMeta`` or its
+        ``to_dict()``; None for either (probing failed, no metadata) keeps what is already known.
+        A new file gets an 'intake' custody event; a known one is updated ('relocate' when it
+        moved, 'metadata' when the metadata changed, e.g. after the user edited calls.csv) and
+        otherwise left untouched. The same bytes under a second path that still exists are listed
+        in ``duplicate_paths``.
         """
         path = Path(source_path)
         if size is None:
             size = info.size if info is not None else path.stat().st_size
         if mtime is None and path.exists():
             mtime = path.stat().st_mtime
-        probe = {k: getattr(info, k, None) for k in _PROBE_FIELDS}
-        columns = {"source_path": str(path), "size": size, "mtime": mtime, **probe, **_meta_columns(meta)}
+        columns = {"source_path": str(path), "size": size, "mtime": mtime,
+                   **{k: getattr(info, k, None) for k in _PROBE_FIELDS}, **_meta_columns(meta)}
         actor = actor or custody.default_actor()
         with self.transaction() as conn:
             row = conn.execute("SELECT * FROM calls WHERE sha256 = ?", (sha256,)).fetchone()
@@ -99,6 +100,10 @@ class TranscriptsMixin(CaseStoreBase):
                                          sha256=sha256, detail={"path": str(path), "kept": call.source_path})
                 return self.get_call(call.id)
             columns.pop("mtime")  # the mtime seen at intake stays: it may be the call's only time
+            for unknown, names in ((info, _PROBE_FIELDS), (meta, _META_FIELDS)):
+                if unknown is None:  # not probed / no metadata this time: keep what is known
+                    for name in names:
+                        columns.pop(name)
             changed = {k: (row[k], v) for k, v in columns.items() if row[k] != v}
             if not changed:
                 return call
