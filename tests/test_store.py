@@ -299,6 +299,22 @@ def test_replace_flags_keeps_review_decisions_and_marks_stale(store: CaseStore) 
     assert store.custody_events()[-1].detail["updated"] == [legal.id]
 
 
+def test_rule_engine_flags_are_stored_as_they_are(store: CaseStore) -> None:
+    from pipeline.rules.flag import Flag  # imports spaCy: only here
+
+    call_id = intake(store)
+    store.save_transcript(call_id, make_transcript(), {}, "o")
+    flag = Flag(category="INSULT", rules=["insult.laolai", "insult.fuzzy"], start=2, end=4, match="钱不",
+                severity=2, score=0.8, legal_basis=["PSL-42", "CC-1024"], explanation={"gates": ["negation"]},
+                label="辱骂", segment_index=0, notes=["同音"])
+    store.replace_flags(call_id, [flag])
+    [row] = store.call_flags(call_id)
+    assert (row.segment_idx, row.start_char, row.end_char, row.match_text) == (0, 2, 4, "钱不")
+    assert (row.rule, row.rules, row.legal_basis) == ("insult.laolai", flag.rules, flag.legal_basis)
+    assert (row.start_s, row.end_s) == (0.2, 0.38)  # from the stored word times
+    assert row.extra == {"label": "辱骂", "notes": ["同音"]} and row.explanation == {"gates": ["negation"]}
+
+
 def test_flag_filters_counts_and_extra_fields(store: CaseStore) -> None:
     a, b = intake(store), intake(store, SHA_B, "b.m4a")
     store.save_transcript(a, make_transcript(), {}, "o")
