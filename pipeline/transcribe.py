@@ -68,7 +68,7 @@ def iter_cut_blocks(blocks: Iterator[np.ndarray], config: TranscribeConfig) -> I
 def channels_differ(block: np.ndarray) -> bool:
     if block.shape[0] < 2:
         return False
-    from pipeline.speakers import channels_are_distinct
+    from pipeline.speakers.stereo import channels_are_distinct
 
     return bool(channels_are_distinct(block[:2]))
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import click
 
 from pipeline.commands.models import models_group
+from pipeline.commands.rules_cmd import flag_command, flag_text_command, rules_group
 from pipeline.commands.transcribe import transcribe_command
 
 COMMANDS: list[click.Command] = [transcribe_command, models_group]
+COMMANDS += [rules_group, flag_text_command, flag_command]
+
+from pipeline.commands.run import run_command  # noqa: E402
+
+COMMANDS.append(run_command)

@@ -12,12 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from pipeline.asr.base import Engine
 from pipeline.asr.factory import ENGINES, load_engine
 from pipeline.audio import probe
 from pipeline.config import decode_options, load_settings, transcribe_config
 from pipeline.errors import ConfigError, InputError
 from pipeline.render import FORMATS, write_all
-from pipeline.transcribe import transcribe_file
+from pipeline.transcribe import TranscribeConfig, transcribe_file
 
 
 @dataclass
@@ -51,7 +52,8 @@ def engine_options(func):  # type: ignore[no-untyped-def]
     return func
 
 
-def build_engine_and_config(opts: dict):  # type: ignore[no-untyped-def]
+def build_config(opts: dict) -> tuple[dict, TranscribeConfig]:  # type: ignore[type-arg]
+    """Settings (configs/default.yaml + --config) and the transcription config from CLI options."""
     settings = load_settings(opts.get("config_file"))
     options = decode_options(
         settings,
@@ -60,15 +62,23 @@ def build_engine_and_config(opts: dict):  # type: ignore[no-untyped-def]
         initial_prompt=opts.get("prompt"),
         hotwords=opts.get("hotwords"),
     )
-    config = transcribe_config(settings, options, opts.get("channels"))
-    engine = load_engine(
-        opts.get("engine") or settings.get("engine", "faster-whisper"),
-        model=opts.get("model") or settings.get("model"),
-        model_dir=opts.get("model_dir"),
-        device=opts.get("device") or settings.get("device", "auto"),
-        threads=opts.get("threads") if opts.get("threads") is not None else int(settings.get("threads", 0)),
-    )
-    return engine, config
+    return settings, transcribe_config(settings, options, opts.get("channels"))
+
+
+def engine_kwargs(opts: dict, settings: dict) -> dict:  # type: ignore[type-arg]
+    threads = opts.get("threads")
+    return {
+        "engine": opts.get("engine") or settings.get("engine", "faster-whisper"),
+        "model": opts.get("model") or settings.get("model"),
+        "model_dir": opts.get("model_dir"),
+        "device": opts.get("device") or settings.get("device", "auto"),
+        "threads": threads if threads is not None else int(settings.get("threads", 0)),
+    }
+
+
+def build_engine_and_config(opts: dict) -> tuple[Engine, TranscribeConfig]:  # type: ignore[type-arg]
+    settings, config = build_config(opts)
+    return load_engine(**engine_kwargs(opts, settings)), config
 
 
 def parse_formats(value: str) -> tuple[str, ...]:

@@ -1,0 +1,303 @@
+"""The main job: a folder of recordings → a resumable case (store + per-call outputs).
+
+Each call is processed in order: hash → intake (metadata) → transcribe → speakers → roles →
+flags → one store transaction → outputs. A call already done with the same engine, model and
+options is skipped; `reflag` re-runs the rules on stored transcripts without re-transcribing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.asr.base import Engine
+from pipeline.audio import AudioInfo, decode, probe, sha256_file
+from pipeline.callrules import CallRuleOptions, call_log_flags
+from pipeline.calls import apply_overrides, call_metadata, load_overrides
+from pipeline.discover import Discovery
+from pipeline.errors import InputError
+from pipeline.rules import RuleEngine
+from pipeline.store import CaseStore
+from pipeline.transcribe import TranscribeConfig, transcribe_file
+from pipeline.transcript import Transcript
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    formats: tuple[str, ...] = ("json", "txt", "srt", "vtt")
+    reflag: bool = False
+    diarize: bool = True
+    num_speakers: int | None = 2  # None = choose automatically
+    workers: int = 1
+    call_rules: CallRuleOptions = CallRuleOptions()
+
+
+@dataclass
+class CallOutcome:
+    path: Path
+    status: str  # done | skipped | reflagged | failed
+    call_id: str | None = None
+    audio_seconds: float = 0.0
+    seconds: float = 0.0
+    flags: int = 0
+    error: str = ""
+
+
+@dataclass
+class RunReport:
+    outcomes: list[CallOutcome] = field(default_factory=list)
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+
+def options_hash(engine: Engine, config: TranscribeConfig, settings: RunSettings) -> str:
+    """What decides whether a stored transcript can be reused."""
+    key = {
+        "engine": engine.name,
+        "model_sha256": engine.model.sha256,
+        "decode": asdict(config.options),
+        "block_seconds": config.block_seconds,
+        "channel_mode": config.channel_mode,
+        "diarize": settings.diarize,
+        "num_speakers": settings.num_speakers,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def speaker_turns(path: Path, transcript: Transcript, settings: RunSettings) -> Transcript:
+    """Give mono calls speakers by diarization (stereo calls already have one per channel)."""
+    if not settings.diarize or transcript.options.get("channel_mode") == "split" or not transcript.segments:
+        return transcript
+    from pipeline.speakers.assign import assign_speakers
+    from pipeline.speakers.diarize import diarize
+
+    turns = diarize(decode(path).mono(), settings.num_speakers)
+    transcript.segments = assign_speakers(transcript.segments, turns)
+    transcript.options["diarization"] = {"num_speakers": settings.num_speakers, "turns": len(turns)}
+    return transcript
+
+
+def transcribe_one(path: Path, engine: Engine, config: TranscribeConfig, settings: RunSettings,
+                   info: AudioInfo, sha256: str, progress: Callable[[float], None] | None = None) -> Transcript:
+    transcript = transcribe_file(path, engine, config, progress=progress, info=info, sha256=sha256)
+    return speaker_turns(path, transcript, settings)
+
+
+COLLECTOR_CATEGORIES = {
+    "CONTACTS_BLAST", "THIRD_PARTY_CONTACT", "THIRD_PARTY_DISCLOSURE", "VIOLENCE_THREAT", "HOME_WORK_VISIT",
+    "FALSE_LEGAL", "IMPERSONATION", "INSULT", "OBSCENE", "EXPOSURE", "FORCED_BORROW",
+}  # fmt: skip
+
+
+def label_speakers(segments: list, rules: RuleEngine, *, direction: str | None,
+                   override: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """Speaker → role, from who triggers collection rules, call direction and reviewer overrides."""
+    from pipeline.speakers.roles import assign_roles
+
+    speakers = {s.speaker for s in segments if s.speaker}
+    if not speakers:
+        return {}, {}
+    hits: dict[str, int] = {spk: 0 for spk in speakers}
+    for seg in segments:
+        if seg.speaker:
+            hits[seg.speaker] += sum(1 for f in rules.flag_text(seg.text, role=None) if f.category in COLLECTOR_CATEGORIES)
+    roles = assign_roles(segments, direction=direction, collector_hits=hits, override=override or None)
+    return roles, {"collector_hits": hits, "direction": direction, "override": override}
+
+
+def flag_and_store(store: CaseStore, call_id: str, transcript: Transcript, rules: RuleEngine,
+                   direction: str | None, opts_hash: str | None) -> int:
+    """Roles, flags, and one transaction that stores transcript + flags together."""
+    overrides = {s.speaker: s.role for s in store.speakers(call_id) if s.role_source == "override"}
+    roles, evidence = label_speakers(transcript.segments, rules, direction=direction, override=overrides)
+    for seg in transcript.segments:
+        seg.role = roles.get(seg.speaker or "", None) if seg.speaker else None
+    flags = rules.flag_segments(transcript.segments)
+    with store.transaction():
+        if opts_hash is not None:
+            store.save_transcript(call_id, transcript, roles, opts_hash, speaker_evidence=evidence)
+        store.replace_flags(call_id, [f.to_dict() for f in flags], level="segment", rule_pack={"packs": rules.pack_info})
+    return len(flags)
+
+
+def reflag_stored(store: CaseStore, call_id: str, rules: RuleEngine, direction: str | None) -> int:
+    transcript = store.load_transcript(call_id)
+    return flag_and_store(store, call_id, transcript, rules, direction, None)
+
+
+def intake(store: CaseStore, path: Path, overrides: dict[str, dict[str, Any]], root: Path) -> tuple[str, AudioInfo, Any]:
+    sha = sha256_file(path)
+    info = probe(path)
+    meta = call_metadata(path, tags=info.tags, duration=info.duration)
+    if overrides:
+        apply_overrides(meta, path, overrides, root=root)
+    row = store.upsert_call_intake(path, sha, info=info, meta=meta)
+    return sha, info, row
+
+
+def load_call_overrides(discovery: Discovery) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for csv_path in discovery.companions:
+        if csv_path.name.lower() == "calls.csv":
+            overrides.update(load_overrides(csv_path))
+    return overrides
+
+
+def apply_call_rules(store: CaseStore, options: CallRuleOptions) -> int:
+    calls = [c for c in store.iter_calls() if c.status == "done"]
+    flags = call_log_flags(calls, options)
+    by_call: dict[str, list[dict[str, Any]]] = {c.id: [] for c in calls}
+    for flag in flags:
+        data = flag.to_dict()
+        for call_id in flag.call_ids:
+            call = store.get_call(call_id)
+            by_call.setdefault(call_id, []).append(
+                {**data, "start_s": 0.0, "end_s": call.duration or 0.0, "text": flag.description_zh}
+            )
+    with store.transaction():
+        for call_id, call_flags in by_call.items():
+            store.replace_flags(call_id, call_flags, level="call")
+    return len(flags)
+
+
+# ------------------------------------------------------------------ parallel transcription
+
+_worker_engine: Engine | None = None
+
+
+def _init_worker(engine_kwargs: dict[str, Any]) -> None:
+    global _worker_engine
+    from pipeline.asr.factory import load_engine
+
+    _worker_engine = load_engine(**engine_kwargs)
+
+
+def _worker_transcribe(path: Path, config: TranscribeConfig, settings: RunSettings, info: AudioInfo,
+                       sha256: str) -> Transcript:
+    assert _worker_engine is not None
+    return transcribe_one(path, _worker_engine, config, settings, info, sha256)
+
+
+def parallel_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine_kwargs: dict[str, Any],
+                         config: TranscribeConfig, settings: RunSettings) -> Iterator[tuple[Path, Transcript | Exception]]:
+    """Transcribe in worker processes (each with its own model and share of the CPU threads)."""
+    threads = max(1, (os.cpu_count() or 2) // settings.workers)
+    kwargs = {**engine_kwargs, "threads": threads}
+    with ProcessPoolExecutor(settings.workers, initializer=_init_worker, initargs=(kwargs,)) as pool:
+        futures = [(path, pool.submit(_worker_transcribe, path, config, settings, info, sha)) for path, info, sha in jobs]
+        for path, future in futures:
+            try:
+                yield path, future.result()
+            except Exception as exc:  # an InputError raised in the worker comes back here
+                yield path, exc
+
+
+# ------------------------------------------------------------------ the run
+
+
+class RunEvents:
+    """What the batch tells its caller (the CLI draws progress from these)."""
+
+    def planned(self, files: int, audio_seconds: float) -> None: ...
+    def call_started(self, path: Path, audio_seconds: float) -> None: ...
+    def call_progress(self, path: Path, seconds: float) -> None: ...
+    def call_finished(self, outcome: CallOutcome) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+def run_batch(
+    discovery: Discovery,
+    input_dir: Path,
+    store: CaseStore,
+    engine_factory: Callable[[], Engine],
+    engine_kwargs: dict[str, Any],
+    config: TranscribeConfig,
+    settings: RunSettings,
+    rules: RuleEngine,
+    events: RunEvents,
+) -> RunReport:
+    report = RunReport(skipped_files=[(str(p), why) for p, why in discovery.skipped])
+    for path, why in discovery.skipped:
+        events.message(f"跳过 {path}: {why}")
+    overrides = load_call_overrides(discovery)
+
+    todo: list[tuple[Path, AudioInfo, str, Any]] = []
+    engine: Engine | None = None
+    opts_hash: str | None = None
+    for path in discovery.recordings:
+        try:
+            sha, info, row = intake(store, path, overrides, input_dir)
+        except InputError as exc:
+            store.mark_failed(path, str(exc)) if store.find_call_by_path(path) else None
+            report.outcomes.append(CallOutcome(path, "failed", error=str(exc)))
+            events.message(f"失败 {exc}")
+            continue
+        todo.append((path, info, sha, row))
+
+    events.planned(len(todo), sum(info.duration for _, info, _, _ in todo))
+    pending: list[tuple[Path, AudioInfo, str, Any]] = []
+    for path, info, sha, row in todo:
+        if row.status == "done" and (engine is None or opts_hash is not None):
+            if engine is None:
+                engine = engine_factory()
+                opts_hash = options_hash(engine, config, settings)
+            if row.is_done_with(engine.name, engine.model.sha256, opts_hash):
+                t0 = time.perf_counter()
+                events.call_started(path, info.duration)
+                if settings.reflag:
+                    count = reflag_stored(store, row.id, rules, row.direction)
+                    outcome = CallOutcome(path, "reflagged", row.id, info.duration, time.perf_counter() - t0, count)
+                else:
+                    outcome = CallOutcome(path, "skipped", row.id, info.duration, 0.0, len(store.call_flags(row.id)))
+                report.outcomes.append(outcome)
+                events.call_finished(outcome)
+                continue
+        pending.append((path, info, sha, row))
+
+    if pending and engine is None:
+        engine = engine_factory()
+        opts_hash = options_hash(engine, config, settings)
+    assert opts_hash is not None or not pending
+
+    def finish(path: Path, info: AudioInfo, row: Any, result: Transcript | Exception, t0: float) -> None:
+        if isinstance(result, InputError):
+            store.mark_failed(row.id, str(result))
+            outcome = CallOutcome(path, "failed", row.id, info.duration, time.perf_counter() - t0, error=str(result))
+            events.message(f"失败 {result}")
+        elif isinstance(result, Exception):
+            raise result
+        else:
+            count = flag_and_store(store, row.id, result, rules, row.direction, opts_hash)
+            outcome = CallOutcome(path, "done", row.id, info.duration, time.perf_counter() - t0, count)
+        report.outcomes.append(outcome)
+        events.call_finished(outcome)
+
+    if settings.workers > 1 and len(pending) > 1:
+        t0 = time.perf_counter()
+        jobs = [(path, info, sha) for path, info, sha, _ in pending]
+        rows = {path: (info, row) for path, info, _, row in pending}
+        for path, info, _, _ in pending:
+            events.call_started(path, info.duration)
+        for path, result in parallel_transcripts(jobs, engine_kwargs, config, settings):
+            info, row = rows[path]
+            finish(path, info, row, result, t0)
+    else:
+        assert engine is not None or not pending
+        for path, info, sha, row in pending:
+            t0 = time.perf_counter()
+            events.call_started(path, info.duration)
+            try:
+                result: Transcript | Exception = transcribe_one(
+                    path, engine, config, settings, info, sha, progress=lambda s, p=path: events.call_progress(p, s)
+                )
+            except InputError as exc:
+                result = exc
+            finish(path, info, row, result, t0)
+    return report

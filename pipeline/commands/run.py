@@ -1,0 +1,194 @@
+"""`run INPUT_DIR -o CASE_DIR`: the main job, resumable."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import click
+from filelock import FileLock, Timeout
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pipeline.asr.base import Engine
+from pipeline.asr.factory import load_engine
+from pipeline.batch import CallOutcome, RunEvents, RunSettings, apply_call_rules, run_batch
+from pipeline.callrules import CallRuleOptions
+from pipeline.case_outputs import build_summary, write_call_outputs, write_summary
+from pipeline.commands.transcribe import build_config, engine_kwargs, engine_options, parse_formats
+from pipeline.discover import discover
+from pipeline.errors import ConfigError, InputError
+from pipeline.render import FORMATS
+from pipeline.rules import load_engine as load_rules
+from pipeline.store import CaseStore
+
+STATUS_ZH = {"done": "完成", "skipped": "已完成(跳过)", "reflagged": "重新标记", "failed": "失败"}
+
+
+class ProgressEvents(RunEvents):
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.files = progress.add_task("文件", total=1)
+        self.audio = progress.add_task("音频(分钟)", total=1)
+        self.done_audio = 0.0
+        self.current = 0.0
+
+    def planned(self, files: int, audio_seconds: float) -> None:
+        self.progress.update(self.files, total=max(files, 1))
+        self.progress.update(self.audio, total=max(audio_seconds / 60, 0.01))
+
+    def call_started(self, path: Path, audio_seconds: float) -> None:
+        self.current = 0.0
+        self.progress.update(self.files, description=f"文件 {path.name[:40]}")
+
+    def call_progress(self, path: Path, seconds: float) -> None:
+        self.current = seconds
+        self.progress.update(self.audio, completed=(self.done_audio + seconds) / 60)
+
+    def call_finished(self, outcome: CallOutcome) -> None:
+        self.done_audio += outcome.audio_seconds
+        self.progress.update(self.audio, completed=self.done_audio / 60)
+        self.progress.advance(self.files)
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text)
+
+
+@click.command("run")
+@click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--case-dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Case folder (created; re-use it to resume).")
+@click.option("--format", "formats", default=",".join(FORMATS), show_default=True, help="Transcript formats per call.")
+@click.option("--reflag", is_flag=True, help="Re-run the rules on stored transcripts (after a rule-pack change).")
+@click.option("--rules", "rule_packs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule pack YAML (repeatable).")
+@click.option("--speakers", default="2", show_default=True, help="Speakers per mono call for diarization: a number, 'auto', or 'off'.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Calls transcribed in parallel (1 is fastest on 2 cores).")
+@click.option("--off-hours", default="22:00-08:00", show_default=True, help="Local time window for the OFF_HOURS rule.")
+@click.option("--max-calls-per-day", type=int, default=3, show_default=True, help="EXCESS_FREQ: connected calls a day from one number (GB/T 45251).")
+@engine_options
+def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rule_packs: tuple[Path, ...],
+                speakers: str, workers: int, off_hours: str, max_calls_per_day: int, **opts: object) -> None:
+    """Process a folder of recordings into a case (处理录音文件夹，生成案件). Resumable."""
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        settings = RunSettings(
+            formats=parse_formats(formats), reflag=reflag, diarize=speakers != "off",
+            num_speakers=None if speakers in ("auto", "off") else int(speakers), workers=max(1, workers),
+            call_rules=_call_rule_options(off_hours, max_calls_per_day),
+        )
+        rules = load_rules(list(rule_packs))
+    except (ConfigError, ValueError) as exc:
+        console.print(f"[red]错误[/red] {exc}")
+        sys.exit(2)
+
+    case_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(case_dir / ".callproof.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        console.print(f"[red]错误[/red] {case_dir}: 另一个 callproof 正在处理这个案件目录，请等它结束 (another run is using this case folder)")
+        sys.exit(2)
+    try:
+        with CaseStore.open(case_dir) as store:
+            exit_code = _run(input_dir, case_dir, store, settings, rules, opts, console, started)
+    except InputError as exc:
+        console.print(f"[red]错误[/red] {exc}")
+        exit_code = 2
+    finally:
+        lock.release()
+    sys.exit(exit_code)
+
+
+def _call_rule_options(window: str, max_calls: int) -> CallRuleOptions:
+    from datetime import time as dtime
+
+    try:
+        start, end = (dtime.fromisoformat(part.strip()) for part in window.split("-"))
+    except ValueError as exc:
+        raise ConfigError(f"--off-hours 应为 HH:MM-HH:MM (got {window!r})") from exc
+    return CallRuleOptions(off_hours_start=start, off_hours_end=end, max_connected_per_day=max_calls)
+
+
+def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSettings, rules, opts, console: Console,  # type: ignore[no-untyped-def]
+         started: float) -> int:
+    discovery = discover(input_dir)
+    try:
+        loaded, config = build_config(opts)
+    except ConfigError as exc:
+        console.print(f"[red]错误[/red] {exc}")
+        return 2
+    kwargs = engine_kwargs(opts, loaded)
+    engine_holder: list[Engine] = []
+
+    def engine_factory() -> Engine:
+        if not engine_holder:
+            engine_holder.append(load_engine(**kwargs))
+        return engine_holder[0]
+
+    run_id = store.start_run(
+        engine=kwargs["engine"], model=str(kwargs["model"]), model_sha256=None,
+        options={"decode": dict(vars(config.options)), "workers": settings.workers, "reflag": settings.reflag},
+        rule_packs=rules.pack_info,
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.1f}/{task.total:.1f}"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            events = ProgressEvents(progress)
+            report = run_batch(discovery, input_dir, store, engine_factory, kwargs, config, settings, rules, events)
+    except ConfigError as exc:
+        console.print(f"[red]错误[/red] {exc}")
+        return 2
+    apply_call_rules(store, settings.call_rules)
+    for call in store.iter_calls():
+        if call.status == "done":
+            write_call_outputs(store, case_dir, call.id, settings.formats, rules.pack_info)
+    _write_html(case_dir, store, console)
+    elapsed = time.perf_counter() - started
+    model = engine_holder[0].model if engine_holder else None
+    summary = build_summary(
+        store, report.outcomes, report.skipped_files, elapsed,
+        {"model": {"engine": model.engine, "name": model.name, "sha256": model.sha256} if model else None,
+         "rule_packs": rules.pack_info},
+    )
+    write_summary(case_dir, summary)
+    store.finish_run(run_id, {k: summary[k] for k in ("calls", "audio_minutes", "flags_per_category", "this_run")})
+    _print_summary(console, report.outcomes, summary, elapsed, case_dir)
+    return 1 if any(o.status == "failed" for o in report.outcomes) else 0
+
+
+def _write_html(case_dir: Path, store: CaseStore, console: Console) -> None:
+    try:
+        from pipeline.render.html_index import write_case_html
+    except ImportError:
+        return
+    write_case_html(case_dir, store)
+
+
+def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict, elapsed: float, case_dir: Path) -> None:
+    table = Table(title="本次处理结果 (run summary)")
+    for col in ("文件", "状态", "时长(秒)", "用时(秒)", "标记数"):
+        table.add_column(col, overflow="fold")
+    for o in outcomes:
+        status = STATUS_ZH[o.status] if o.status != "failed" else f"[red]失败[/red] {o.error.split(': ', 1)[-1]}"
+        table.add_row(o.path.name, status, f"{o.audio_seconds:.0f}", f"{o.seconds:.1f}", str(o.flags))
+    console.print(table)
+    cats = Table(title="案件标记统计 (flags per category)")
+    cats.add_column("类别")
+    cats.add_column("数量")
+    for cat, n in summary["flags_per_category"].items():
+        cats.add_row(cat, str(n))
+    console.print(cats)
+    counts = Counter(o.status for o in outcomes)
+    console.print(
+        f"通话 {summary['calls']} 个，音频 {summary['audio_minutes']:.1f} 分钟；本次处理 {counts['done']}，跳过 {counts['skipped']}，"
+        f"重新标记 {counts['reflagged']}，失败 {counts['failed']}；用时 {elapsed:.1f} 秒。案件目录: {case_dir}"
+    )
+    for o in outcomes:
+        if o.status == "failed":
+            console.print(f"  失败: {o.error}")
+    for item in summary["this_run"]["non_audio_skipped"]:
+        console.print(f"  跳过非音频文件: {item['file']}")
