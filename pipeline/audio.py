@@ -7,9 +7,10 @@ truncated, corrupt, not audio, no audio stream, unsupported codec) becomes
 `pipeline.errors.InputError`; PyAV exceptions never escape.
 
 A file cut off at the end (a recorder killed mid-call) decodes up to the cut and, where the
-header says how long it should be, is marked `incomplete`; a corrupt packet in the middle is skipped and counted in `decode_errors`. Only when
-nothing at all decodes is it an error. An MP4/M4A/3GP cut before its index (the ``moov`` box,
-written when recording stops) cannot be read at all and is reported as truncated or corrupt.
+header says how long it should be, is marked `incomplete`; a corrupt packet in the middle is
+skipped and counted in `decode_errors`. Only when nothing at all decodes is it an error. An
+MP4/M4A/3GP cut before its index (the ``moov`` box, written when recording stops) cannot be
+read at all and is reported as truncated or corrupt.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ ALLOWED_DEMUXERS = (
 # Raw AMR has no duration field; FFmpeg estimates one from the bit rate (seen 3% off), so
 # probe() sums packet durations instead (cheap: packets are read, not decoded).
 _COUNT_PACKETS_FOR = {"amr", "amrnb", "amrwb"}
+
+_MAX_PREALLOCATED_SECONDS = 3 * 3600
+
+# What reading a damaged file can raise from PyAV's demuxer: FFmpeg errors, and IndexError when
+# corrupt data makes FFmpeg add a stream PyAV did not know about (seen with a damaged FLV).
+_DEMUX_FAILURES = (av.FFmpegError, IndexError)
 
 _NOT_AUDIO_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "PNG 图片", "a PNG image"),
@@ -122,7 +129,7 @@ def probe(path: str | Path) -> AudioInfo:
         stream = _audio_stream(path, container)
         duration = _header_duration(container, stream)
         if duration is None or container.format.name in _COUNT_PACKETS_FOR:
-            duration = _packet_duration(path, container, stream)
+            duration = _packet_duration(container, stream)
         if duration <= 0:
             raise InputError(path, "音频时长为零", "zero-duration audio")
         ctx = stream.codec_context
@@ -146,7 +153,9 @@ def decode(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
     info = probe(path)
     stats = _DecodeStats()
     block = 60 * sample_rate
-    capacity = int(info.duration * sample_rate) + sample_rate
+    # Sized from the header's duration so an hour-long call is not copied while growing; capped
+    # in case a corrupt header claims days.
+    capacity = int(min(info.duration, _MAX_PREALLOCATED_SECONDS) * sample_rate) + sample_rate
     buffer = np.empty((info.channels, capacity), dtype=np.float32)
     filled = 0
     for chunk in _decode_blocks(Path(info.path), sample_rate, block, stats):
@@ -192,7 +201,7 @@ def is_audio(path: str | Path) -> bool:
             for packet in container.demux(stream):
                 if packet.size and stream.codec_context.decode(packet):
                     return True
-    except (InputError, av.FFmpegError, OSError, ValueError):
+    except (InputError, OSError, ValueError, *_DEMUX_FAILURES):
         return False
     return False
 
@@ -241,7 +250,7 @@ def _open_container(path: Path) -> Iterator[av.container.InputContainer]:
         raise _unreadable(path, exc) from None
     with handle:
         try:
-            container = av.open(handle, mode="r", options={"format_whitelist": ALLOWED_DEMUXERS})
+            container = av.open(handle, mode="r", container_options={"format_whitelist": ALLOWED_DEMUXERS})
         except (av.FFmpegError, ValueError, OSError) as exc:
             raise _open_error(path, exc) from None
         with container:
@@ -308,7 +317,9 @@ def _audio_stream(path: Path, container: av.container.InputContainer) -> av.audi
     if ctx is None:
         raise InputError(path, "不支持的音频编码（没有解码器）", "unsupported audio codec: no decoder")
     if not ctx.sample_rate or not ctx.channels:
-        raise InputError(path, f"音频流参数无效（{ctx.name}）", f"invalid audio stream parameters: {ctx.name}")
+        raise InputError(
+            path, f"音频流参数无效（{ctx.name}）", f"invalid audio stream parameters: {ctx.name}"
+        )
     return stream
 
 
@@ -322,15 +333,13 @@ def _header_duration(
     return None
 
 
-def _packet_duration(
-    path: Path, container: av.container.InputContainer, stream: av.audio.stream.AudioStream
-) -> float:
+def _packet_duration(container: av.container.InputContainer, stream: av.audio.stream.AudioStream) -> float:
     total = 0
     try:
         for packet in container.demux(stream):
             total += packet.duration or 0
-    except av.FFmpegError:
-        pass  # truncated: count what is there
+    except _DEMUX_FAILURES:
+        pass  # truncated or damaged: count what is there
     return float(total * stream.time_base) if stream.time_base else 0.0
 
 
@@ -365,42 +374,61 @@ def _resampled_chunks(
     sample_rate: int,
     stats: _DecodeStats,
 ) -> Iterator[np.ndarray]:
-    ctx = stream.codec_context
+    """Resample decoded audio to float32 planar at `sample_rate`, keeping the channel layout.
+
+    Frames are pooled in a FIFO and resampled about every half second: AMR's 20 ms frames
+    made per-frame resampling cost more than decoding.
+    """
+    fifo: av.AudioFifo | None = None
     resampler: av.AudioResampler | None = None
     signature: tuple[str, int, str] | None = None
     out_layout: av.AudioLayout | None = None
-
-    def decoded_frames() -> Iterator[av.AudioFrame]:
-        try:
-            for packet in container.demux(stream):
-                try:
-                    yield from ctx.decode(packet)
-                except av.FFmpegError:
-                    stats.errors += 1  # a corrupt packet: skip it, keep going
-        except av.FFmpegError:
-            stats.read_failed = True  # cut off: flush what the decoder holds (demux's own flush never came)
-            with suppress(av.FFmpegError):
-                yield from ctx.decode(None)
-
-    for frame in decoded_frames():
+    batch = 1
+    for frame in _decoded_frames(container, stream, stats):
         frame_signature = (frame.format.name, frame.sample_rate, frame.layout.name)
-        if frame_signature != signature:
-            if resampler is not None:
-                yield from _to_arrays(resampler.resample(None), stats)
+        if frame_signature != signature:  # first frame, or the stream changed rate/layout midway
+            if fifo is not None and resampler is not None:
+                yield from _resample(resampler, fifo.read(), stats, flush=True)
             out_layout = out_layout or frame.layout
+            fifo = av.AudioFifo()
             resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=sample_rate)
-            signature = frame_signature
-        try:
-            yield from _to_arrays(resampler.resample(frame), stats)
-        except (av.FFmpegError, ValueError):
-            stats.errors += 1
-    if resampler is not None:
-        yield from _to_arrays(resampler.resample(None), stats)
+            signature, batch = frame_signature, max(1, frame.sample_rate // 2)
+        frame.pts = None  # samples are laid end to end; the FIFO would reject timestamp gaps
+        fifo.write(frame)
+        if fifo.samples >= batch:
+            yield from _resample(resampler, fifo.read(), stats)
+    if fifo is not None and resampler is not None:
+        yield from _resample(resampler, fifo.read(), stats, flush=True)
 
 
-def _to_arrays(frames: list[av.AudioFrame], stats: _DecodeStats) -> Iterator[np.ndarray]:
-    for frame in frames:
-        array = frame.to_ndarray()
+def _decoded_frames(
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, stats: _DecodeStats
+) -> Iterator[av.AudioFrame]:
+    ctx = stream.codec_context
+    try:
+        for packet in container.demux(stream):
+            try:
+                yield from ctx.decode(packet)
+            except av.FFmpegError:
+                stats.errors += 1  # a corrupt packet: skip it, keep going
+    except _DEMUX_FAILURES:
+        stats.read_failed = True  # cut off: flush what the decoder holds (demux's own flush never came)
+        with suppress(av.FFmpegError):
+            yield from ctx.decode(None)
+
+
+def _resample(
+    resampler: av.AudioResampler, frame: av.AudioFrame | None, stats: _DecodeStats, flush: bool = False
+) -> Iterator[np.ndarray]:
+    try:
+        frames = resampler.resample(frame) if frame is not None else []
+        if flush:
+            frames += resampler.resample(None)
+    except (av.FFmpegError, ValueError):
+        stats.errors += 1
+        return
+    for out in frames:
+        array = out.to_ndarray()
         stats.samples += array.shape[1]
         yield array
 
@@ -410,5 +438,5 @@ def _raise_if_nothing_decoded(path: str | Path, stats: _DecodeStats) -> None:
         raise InputError(
             path,
             "没有可解码的音频（时长为零或数据损坏）",
-            "no decodable audio (zero duration or corrupt data)",
+            "no decodable audio: zero duration or corrupt data",
         )

@@ -61,6 +61,22 @@ FORMATS: tuple[FormatSpec, ...] = (
     FormatSpec("wav_pcm16_stereo_8k", ".wav", "wav", "pcm_s16le", 8000, channels=2),
 )
 
+# Containers/codecs seen from chat apps, dictaphones and other recorders: decoded too, but kept
+# out of `FORMATS` so tests that transcribe every format stay short.
+EXTRA_FORMATS: tuple[FormatSpec, ...] = (
+    FormatSpec("adts_aac", ".aac", "adts", "aac", 16000, bit_rate=32000),
+    FormatSpec("webm_opus", ".webm", "webm", "libopus", 48000, bit_rate=24000),
+    FormatSpec("mka_opus", ".mka", "matroska", "libopus", 16000, bit_rate=24000),
+    FormatSpec("wma", ".wma", "asf", "wmav2", 16000, bit_rate=32000),
+    FormatSpec("aiff", ".aiff", "aiff", "pcm_s16be", 16000),
+    FormatSpec("caf", ".caf", "caf", "pcm_s16le", 16000),
+    FormatSpec("flv_mp3", ".flv", "flv", "libmp3lame", 22050, bit_rate=32000),
+    FormatSpec("ts_aac", ".ts", "mpegts", "aac", 16000, bit_rate=32000),
+    FormatSpec("wav_adpcm_ima", ".wav", "wav", "adpcm_ima_wav", 8000),
+    FormatSpec("wav_g726", ".wav", "wav", "adpcm_g726", 8000, bit_rate=32000),
+    FormatSpec("ogg_speex", ".spx", "ogg", "libspeex", 16000),
+)
+
 # Committed because no PyAV encoder exists for AMR-WB (name -> file in tests/data/audio/).
 COMMITTED_AMR_WB = {
     "amr_wb": COMMITTED_DIR / "funasr_zh_amrwb.amr",
@@ -118,7 +134,7 @@ def write_format(directory: Path, spec: FormatSpec) -> Path:
 
 
 def spec_named(name: str) -> FormatSpec:
-    return next(spec for spec in FORMATS if spec.name == name)
+    return next(spec for spec in (*FORMATS, *EXTRA_FORMATS) if spec.name == name)
 
 
 def write_long_wav(path: Path, seconds: int, sample_rate: int = 8000) -> Path:
@@ -140,7 +156,12 @@ def _png_bytes() -> bytes:
 
     rows = b"".join(b"\x00" + bytes([200, 30, 30] * 4) for _ in range(4))
     header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _video_only_mp4(path: Path) -> Path:

@@ -12,7 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_fixtures import COMMITTED_AMR_WB, FORMATS, load_source, spec_named, write_long_wav
+from audio_fixtures import (
+    COMMITTED_AMR_WB,
+    EXTRA_FORMATS,
+    FORMATS,
+    encode,
+    load_source,
+    spec_named,
+    write_format,
+    write_long_wav,
+)
 
 from pipeline import audio
 from pipeline.errors import InputError
@@ -21,7 +30,15 @@ from pipeline.errors import InputError
 EXPECTED = {spec.name: (spec.container, spec.codec, spec.sample_rate, spec.channels) for spec in FORMATS}
 EXPECTED["amr_wb"] = ("amr", "amr_wb", 16000, 1)
 EXPECTED["3gp_amr_wb"] = ("3gp", "amr_wb", 16000, 1)
-DEMUXER = {"wav": "wav", "mp3": "mp3", "ipod": "mov,mp4", "3gp": "mov,mp4", "amr": "amr", "flac": "flac", "ogg": "ogg"}
+DEMUXER = {
+    "wav": "wav",
+    "mp3": "mp3",
+    "ipod": "mov,mp4",
+    "3gp": "mov,mp4",
+    "amr": "amr",
+    "flac": "flac",
+    "ogg": "ogg",
+}
 DECODER = {"libmp3lame": "mp3", "libopencore_amrnb": "amr_nb", "libopus": "opus", "libvorbis": "vorbis"}
 ALL_FORMATS = sorted(EXPECTED)
 
@@ -99,6 +116,28 @@ def test_probe_reports_container_codec_rate_channels(name: str, encoded_audio: d
     assert info.bit_rate and info.bit_rate > 0
 
 
+@pytest.mark.parametrize("name", [spec.name for spec in EXTRA_FORMATS])
+def test_decodes_other_recorder_and_chat_app_formats(tmp_path: Path, name: str) -> None:
+    path = write_format(tmp_path, spec_named(name))  # flv_mp3: PyAV crashed here with stream options
+    source, _ = load_source(1)
+    decoded = audio.decode(path)
+    assert decoded.channels == 1 and decoded.sample_rate == 16000
+    assert abs(decoded.duration - source.shape[1] / 16000) < 0.12  # no edit list: padding stays
+    assert envelope_correlation(decoded.samples[0], source[0]) > 0.9
+    assert audio.is_audio(path)
+
+
+def test_wav_whose_recorder_died_before_fixing_the_header_decodes_fully(
+    tmp_path: Path, encoded_audio: dict[str, Path]
+) -> None:
+    data = bytearray(encoded_audio["wav_pcm16"].read_bytes())
+    data_chunk = data.index(b"data")
+    data[4:8] = data[data_chunk + 4 : data_chunk + 8] = b"\x00\x00\x00\x00"  # sizes never written
+    path = tmp_path / "crashed.wav"
+    path.write_bytes(bytes(data))
+    assert audio.decode(path).duration == pytest.approx(5.5467, abs=0.001)
+
+
 def test_raw_amr_duration_is_counted_not_estimated(encoded_audio: dict[str, Path]) -> None:
     # FFmpeg's bit-rate estimate for this file is 5.74 s; the real length is 5.56 s
     info = audio.probe(encoded_audio["amr_nb"])
@@ -108,9 +147,9 @@ def test_raw_amr_duration_is_counted_not_estimated(encoded_audio: dict[str, Path
 def test_probe_reads_mp4_creation_time_tag(tmp_path: Path) -> None:
     samples, rate = load_source(1)
     path = tmp_path / "Call recording 13800138000_240115_143022.m4a"
-    from audio_fixtures import encode
-
-    encode(samples, rate, path, spec_named("m4a_aac"), metadata={"creation_time": "2024-01-15T06:31:05.000000Z"})
+    encode(
+        samples, rate, path, spec_named("m4a_aac"), metadata={"creation_time": "2024-01-15T06:31:05.000000Z"}
+    )
     info = audio.probe(path)
     assert info.tags["creation_time"].startswith("2024-01-15T06:31:05")
     assert info.tags["major_brand"].strip() == "M4A"
@@ -160,7 +199,13 @@ def test_originals_are_never_modified(encoded_audio: dict[str, Path], bad_audio_
     paths = list(encoded_audio.values()) + [p for p, _ in bad_audio_inputs.values() if p.is_file()]
     before = {path: file_state(path) for path in paths}
     for path in paths:
-        for action in (audio.probe, audio.decode, audio.sha256_file, audio.is_audio, lambda p: list(audio.iter_decode(p))):
+        for action in (
+            audio.probe,
+            audio.decode,
+            audio.sha256_file,
+            audio.is_audio,
+            lambda p: list(audio.iter_decode(p)),
+        ):
             with contextlib.suppress(InputError):
                 action(path)
     assert {path: file_state(path) for path in paths} == before
@@ -169,7 +214,11 @@ def test_originals_are_never_modified(encoded_audio: dict[str, Path], bad_audio_
 def test_file_names_that_look_like_urls_or_protocols_are_plain_files(
     tmp_path: Path, encoded_audio: dict[str, Path]
 ) -> None:
-    for name in ("http:13800138000 12:30.mp3", "通话录音@张三(13800138000)_20190419123402.mp3", "concat:a.mp3"):
+    for name in (
+        "http:13800138000 12:30.mp3",
+        "通话录音@张三(13800138000)_20190419123402.mp3",
+        "concat:a.mp3",
+    ):
         path = Path(shutil.copy(encoded_audio["mp3_16k"], tmp_path / name))
         assert audio.decode(path).duration == pytest.approx(5.5467, abs=0.05)
 
@@ -251,7 +300,9 @@ def test_cut_file_without_a_duration_header_just_decodes_shorter(
 
 
 @pytest.mark.parametrize("name", ["mp3_16k", "m4a_aac", "amr_nb", "ogg_opus", "flac"])
-def test_corrupt_middle_is_skipped_and_reported(tmp_path: Path, encoded_audio: dict[str, Path], name: str) -> None:
+def test_corrupt_middle_is_skipped_and_reported(
+    tmp_path: Path, encoded_audio: dict[str, Path], name: str
+) -> None:
     data = bytearray(encoded_audio[name].read_bytes())
     start, length = 2 * len(data) // 5, len(data) // 5
     data[start : start + length] = np.random.default_rng(3).bytes(length)
@@ -260,6 +311,36 @@ def test_corrupt_middle_is_skipped_and_reported(tmp_path: Path, encoded_audio: d
     decoded = audio.decode(path)
     assert decoded.duration > 2.0
     assert decoded.decode_errors > 0 or decoded.incomplete
+
+
+@pytest.mark.parametrize("name", ["m4a_aac", "mp3_16k", "amr_nb", "ogg_opus", "wav_mulaw_8k", "3gp_amr_wb"])
+def test_randomly_damaged_files_decode_or_raise_input_error(
+    tmp_path: Path, encoded_audio: dict[str, Path], name: str
+) -> None:
+    rng = np.random.default_rng(11)
+    original = encoded_audio[name].read_bytes()
+    path = tmp_path / f"damaged_{encoded_audio[name].name}"
+    outcomes = {"decoded": 0, "rejected": 0}
+    for attempt in range(12):
+        data = bytearray(original)
+        if attempt % 3 == 0:  # scattered byte errors
+            for pos in rng.integers(0, len(data), 20):
+                data[pos] = int(rng.integers(0, 256))
+        elif attempt % 3 == 1:  # damaged header
+            pos = int(rng.integers(0, 256))
+            data[pos : pos + 16] = rng.bytes(16)
+        else:  # cut anywhere
+            data = data[: int(rng.integers(1, len(data)))]
+        path.write_bytes(bytes(data))
+        try:
+            decoded = audio.decode(path)
+        except InputError as err:
+            assert "\n" not in str(err)
+            outcomes["rejected"] += 1
+        else:
+            assert decoded.samples.dtype == np.float32 and np.isfinite(decoded.samples).all()
+            outcomes["decoded"] += 1
+    assert outcomes["decoded"] > 0
 
 
 def test_content_not_extension_decides_is_audio(tmp_path: Path, encoded_audio: dict[str, Path]) -> None:
