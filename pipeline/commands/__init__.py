@@ -14,3 +14,7 @@ COMMANDS += [rules_group, flag_text_command, flag_command]
 from pipeline.commands.run import run_command  # noqa: E402
 
 COMMANDS.append(run_command)
+
+from pipeline.commands.review_cmd import review_command  # noqa: E402
+
+COMMANDS.append(review_command)

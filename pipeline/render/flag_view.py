@@ -1,0 +1,163 @@
+"""One flag as a page shows it: whatever its source (rules engine dict, store row), the same fields.
+
+The rules engine writes ``start``/``end`` (char offsets), ``segment_index`` and ``match``; the
+store writes ``start_char``/``end_char``, ``segment_idx`` and ``match_text``. Both are read here,
+and the explanation is turned into short Chinese lines a reviewer can check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.render.categories import STATUS_LABELS, category_style, legal_basis_label
+
+GATE_LABELS = {
+    "negation": "前面没有否定词",
+    "question": "不是借款人的提问",
+    "quotation": "不是转述他人的话",
+    "perspective": "不是借款人角度的说法",
+    "speaker": "说话人是催收方",
+}
+KIND_LABELS = {"phrase": "短语", "phrases": "短语", "tokens": "词序列", "token": "词序列", "regex": "正则"}
+MAX_PATTERN_CHARS = 48  # long regexes mean nothing to a reviewer; the rule id leads to the pack
+ROLE_NAMES = {"collector": "催收方", "borrower": "借款人", "third_party": "第三人", "unknown": "未确认"}
+
+
+@dataclass
+class FlagView:
+    category: str
+    label: str
+    colour: str
+    rule: str
+    rules: list[str] = field(default_factory=list)
+    id: int | None = None
+    level: str = "segment"
+    segment_index: int | None = None
+    start_char: int | None = None
+    end_char: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    match: str = ""
+    severity: int | None = None
+    score: float | None = None
+    legal_basis: list[str] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)  # Chinese lines
+    speaker: str | None = None
+    role: str | None = None
+    speaker_unconfirmed: bool = False
+    status: str = "pending"
+    note: str | None = None
+    stale: bool = False
+    call_id: str | None = None
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def legal_basis_labels(self) -> list[str]:
+        return [legal_basis_label(b) for b in self.legal_basis]
+
+    @property
+    def role_label(self) -> str:
+        if self.level == "call":
+            return "整通电话"
+        if self.speaker_unconfirmed or not self.role:
+            return "说话人未确认"
+        return ROLE_NAMES.get(self.role, self.role)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.update(status_label=self.status_label, legal_basis_labels=self.legal_basis_labels,
+                   role_label=self.role_label)
+        return out
+
+
+def _mapping(flag: Any) -> dict[str, Any]:
+    if isinstance(flag, Mapping):
+        return dict(flag)
+    if hasattr(flag, "to_dict"):
+        return dict(flag.to_dict())
+    if dataclasses.is_dataclass(flag) and not isinstance(flag, type):
+        return dataclasses.asdict(flag)
+    raise TypeError(f"a flag must be a dict or a dataclass, not {type(flag).__name__}")
+
+
+def _first(data: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if data.get(key) is not None:
+            return data[key]
+    return None
+
+
+def _char(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def explanation_lines(explanation: Any, extra: Mapping[str, Any] | None = None) -> list[str]:
+    """The rules engine's explanation (dict) or a call rule's text, as short Chinese lines."""
+    extra = extra or {}
+    lines: list[str] = []
+    if extra.get("description_zh"):
+        lines.append(str(extra["description_zh"]))
+    if isinstance(explanation, str):
+        return [*lines, explanation] if explanation else lines
+    if not isinstance(explanation, Mapping):
+        return lines
+    for pattern in explanation.get("patterns") or []:
+        if isinstance(pattern, Mapping):
+            kind = KIND_LABELS.get(str(pattern.get("kind")), pattern.get("kind") or "")
+            text = str(pattern.get("pattern") or "")
+            text = text if len(text) <= MAX_PATTERN_CHARS else text[: MAX_PATTERN_CHARS - 1] + "…"
+            lines.append(f"规则 {pattern.get('rule', '')}（{kind}）：{text}")
+    if explanation.get("context"):
+        lines.append("上下文词（加分）：" + "、".join(map(str, explanation["context"])))
+    if explanation.get("fuzzy_terms"):
+        pairs = "、".join(f"“{t.get('heard')}”按“{t.get('term')}”" for t in explanation["fuzzy_terms"])
+        lines.append(f"同音容错（可能是识别错字，已降分）：{pairs}")
+    if explanation.get("escalated_by"):
+        lines.append("加重情节：" + "、".join(map(str, explanation["escalated_by"])))
+    if explanation.get("gates"):
+        lines.append("已检查：" + "；".join(GATE_LABELS.get(g, g) for g in explanation["gates"]))
+    known = {"patterns", "matched", "context", "fuzzy", "fuzzy_terms", "escalated_by", "gates", "base_score"}
+    for key, value in explanation.items():
+        if key not in known and isinstance(value, str | int | float) and value != "":
+            lines.append(f"{key}：{value}")
+    return lines
+
+
+def flag_view(flag: Any) -> FlagView:
+    data = _mapping(flag)
+    extra = data.get("extra") or {}
+    category = str(data["category"])
+    style = category_style(category)
+    rules = [str(r) for r in (data.get("rules") or []) if r]
+    rule = str(_first(data, "rule") or (rules[0] if rules else ""))
+    start_char = _char(data.get("start_char")) if data.get("start_char") is not None else _char(data.get("start"))
+    end_char = _char(data.get("end_char")) if data.get("end_char") is not None else _char(data.get("end"))
+    segment_index = _first(data, "segment_idx", "segment_index", "segment")
+    level = data.get("level") or ("call" if segment_index is None else "segment")
+    return FlagView(
+        category=category, label=style.label, colour=style.colour, rule=rule, rules=rules or [rule],
+        id=data.get("id"), level=level, segment_index=segment_index,
+        start_char=start_char, end_char=end_char,
+        start_s=data.get("start_s"), end_s=data.get("end_s"),
+        match=str(_first(data, "match_text", "match") or ""),
+        severity=data.get("severity"), score=data.get("score"),
+        legal_basis=[str(b) for b in data.get("legal_basis") or []],
+        explanation=explanation_lines(data.get("explanation"), {**extra, **data}),
+        speaker=data.get("speaker"), role=data.get("role"),
+        speaker_unconfirmed=bool(data.get("speaker_unconfirmed")),
+        status=data.get("status") or "pending", note=data.get("note"), stale=bool(data.get("stale")),
+        call_id=data.get("call_id"),
+    )
+
+
+def flag_views(flags: Iterable[Any]) -> list[FlagView]:
+    """Views in page order: call-level flags first, then by segment and position."""
+    views = [flag_view(f) for f in flags]
+    return sorted(views, key=lambda v: (v.level != "call", v.segment_index if v.segment_index is not None else -1,
+                                        v.start_char if v.start_char is not None else -1, -(v.severity or 0)))

@@ -1,0 +1,276 @@
+"""The annotated transcript of one call: a self-contained HTML page (works from file://, no network).
+
+Flags are highlighted in their category colour over the machine text (their character offsets
+refer to it); a reviewer's correction is shown under it, marked as a human edit. Every time and
+every flag plays the original recording from that moment through one ``<audio>`` element whose
+``src`` is the relative path to the original file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from pipeline.render.categories import DIRECTION_LABELS, SOURCE_LABELS, tint
+from pipeline.render.flag_view import ROLE_NAMES, FlagView, flag_views
+from pipeline.render.writers import MACHINE_NOTICE, format_timestamp
+from pipeline.transcript import Segment, Transcript
+
+LOW_CONFIDENCE = 0.5  # Whisper word probability below which a word is marked 请核听
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def asset(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def clock(seconds: float | None) -> str:
+    """mm:ss (h:mm:ss past an hour) for people; the full timestamp goes in the title."""
+    if seconds is None:
+        return "--:--"
+    text = format_timestamp(seconds, always_hours=False)
+    return text.rsplit(".", 1)[0]
+
+
+def duration_zh(seconds: float | None) -> str:
+    if not seconds:
+        return "未知"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}分{secs:02d}秒" if minutes else f"{secs}秒"
+
+
+def speaker_name(speaker: str | None, role: str | None) -> str:
+    if role and role != "unknown":
+        name = ROLE_NAMES.get(role, role)
+        return f"{name}（{speaker}）" if speaker else name
+    return f"说话人 {speaker}（身份未确认）" if speaker else "说话人未区分"
+
+
+def _attr_time(seconds: float | None) -> str:
+    return f"{max(0.0, seconds or 0.0):.3f}"
+
+
+# ------------------------------------------------------------------ flags
+
+
+def flag_chip(view: FlagView) -> str:
+    return (f'<span class="chip" style="--c:{view.colour};--bg:{tint(view.colour)}">'
+            f'{escape(view.label)}</span>')
+
+
+def flag_detail(view: FlagView, number: int) -> str:
+    """The full explanation of one flag: the tooltip's content and the row of the flag list."""
+    rows = [
+        ("类别", f"{flag_chip(view)} <code>{escape(view.category)}</code>"),
+        ("匹配文字", f"“{escape(view.match)}”" if view.match else ""),
+        ("时间", f"{clock(view.start_s)}–{clock(view.end_s)}" if view.start_s is not None else ""),
+        ("说话人", escape(view.role_label + (f"（{view.speaker}）" if view.speaker else ""))),
+        ("规则", escape("、".join(view.rules))),
+        ("分数", f"{view.score:.2f}" if isinstance(view.score, int | float) else ""),
+        ("严重程度", f"{view.severity} / 3" if view.severity else ""),
+        ("法律依据", "<br>".join(escape(b) for b in view.legal_basis_labels)),
+        ("判断依据", "<br>".join(escape(line) for line in view.explanation)),
+        ("复核状态", escape(view.status_label) + (f"；备注：{escape(view.note)}" if view.note else "")),
+    ]
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v)
+    return f'<table class="detail" data-flag="{number}">{body}</table>'
+
+
+def _segment_flags(views: list[FlagView], segment: Segment) -> list[tuple[int, FlagView]]:
+    n = len(segment.text)
+    out = []
+    for number, view in enumerate(views, start=1):
+        if view.level != "segment" or view.segment_index != segment.index:
+            continue
+        if view.start_char is None or view.end_char is None:
+            continue
+        if 0 <= view.start_char < view.end_char <= n:
+            out.append((number, view))
+    return out
+
+
+def _low_words(segment: Segment, threshold: float) -> dict[int, float]:
+    """char index -> start time of the low-confidence word covering it."""
+    low: dict[int, float] = {}
+    for word in segment.words:
+        if word.probability < threshold and word.text.strip():
+            for i in range(word.offset, min(len(segment.text), word.offset + len(word.text))):
+                low[i] = word.start
+    return low
+
+
+def highlight_text(segment: Segment, flagged: list[tuple[int, FlagView]], threshold: float = LOW_CONFIDENCE) -> str:
+    """The segment's text, escaped, with ``<mark>`` per flagged run and ``<span class=low>`` per unsure word."""
+    text = segment.text
+    low = _low_words(segment, threshold)
+    covering = [tuple(num for num, v in flagged if v.start_char <= i < v.end_char) for i in range(len(text))]
+    views = dict(flagged)
+    parts: list[str] = []
+    i = 0
+    while i < len(text):
+        flags_here = covering[i]
+        j = i
+        while j < len(text) and covering[j] == flags_here:
+            j += 1
+        inner = _low_runs(text, i, j, low)
+        if flags_here:
+            main = max((views[n] for n in flags_here), key=lambda v: (v.severity or 0, v.score or 0))
+            starts = [n for n in flags_here if views[n].start_char == i]
+            anchor = f' id="flag-{starts[0]}"' if starts else ""
+            classes = "flag" + (" accepted" if main.status == "accepted" else "")
+            parts.append(
+                f'<mark class="{classes}"{anchor} tabindex="0" data-flags="{" ".join(map(str, flags_here))}"'
+                f' data-t="{_attr_time(main.start_s)}" style="--c:{main.colour};--bg:{tint(main.colour)}">'
+                f"{inner}</mark>")
+        else:
+            parts.append(inner)
+        i = j
+    return "".join(parts)
+
+
+def _low_runs(text: str, start: int, end: int, low: dict[int, float]) -> str:
+    out: list[str] = []
+    i = start
+    while i < end:
+        t = low.get(i)
+        j = i
+        while j < end and low.get(j) == t:
+            j += 1
+        chunk = escape(text[i:j])
+        if t is None:
+            out.append(chunk)
+        else:
+            out.append(f'<span class="low" data-t="{_attr_time(t)}" title="识别把握不大，请核听">{chunk}</span>')
+        i = j
+    return "".join(out)
+
+
+# ------------------------------------------------------------------ page parts
+
+
+def _header(transcript: Transcript, meta: Mapping[str, Any], audio_href: str) -> str:
+    src = transcript.source
+    number = meta.get("number") or meta.get("number_raw") or "号码未知"
+    who = f"{number}（{meta['contact_name']}）" if meta.get("contact_name") else number
+    start = meta.get("start_time") or meta.get("start")
+    start_text = str(start).replace("T", " ")[:19] if start else "时间未知"
+    source = meta.get("start_source") or (meta.get("sources") or {}).get("start")
+    if start and source:
+        start_text += f"（来自{SOURCE_LABELS.get(source, source)}）"
+    direction = DIRECTION_LABELS.get(meta.get("direction") or "", "未知")
+    duration = meta.get("duration") or src.duration
+    file_name = Path(meta.get("source_path") or src.path).name
+    sha = meta.get("sha256") or src.sha256
+    rows = [("号码", who), ("开始时间", start_text), ("方向", direction), ("时长", duration_zh(duration)),
+            ("原始录音", file_name), ("SHA-256", sha)]
+    items = "".join(f"<div><dt>{k}</dt><dd>{escape(str(v))}</dd></div>" for k, v in rows)
+    return (f'<h1>通话转写 · {escape(who)} · {escape(start_text.split("（")[0])}</h1>'
+            f'<dl class="meta">{items}</dl>'
+            f'<p class="notice" role="note">⚠ {MACHINE_NOTICE}</p>'
+            f'<div class="player"><audio id="player" controls preload="metadata" src="{escape(audio_href)}"></audio>'
+            f'<span class="hint">点击任一时间或标记，从该处播放原始录音</span>'
+            f'<p id="audio-error" class="audio-error" hidden>此浏览器无法播放该录音格式。请用系统播放器打开原件 '
+            f'<a href="{escape(audio_href)}">{escape(file_name)}</a>，按每行左侧的时间收听。</p></div>')
+
+
+def _call_flags(views: list[FlagView]) -> str:
+    calls = [(n, v) for n, v in enumerate(views, start=1) if v.level == "call"]
+    if not calls:
+        return ""
+    items = "".join(
+        f'<li><mark class="flag call" id="flag-{n}" tabindex="0" data-flags="{n}" '
+        f'style="--c:{v.colour};--bg:{tint(v.colour)}">{escape(v.label)}</mark> '
+        f'{escape(v.explanation[0] if v.explanation else v.rule)}</li>' for n, v in calls)
+    return f'<section class="call-flags"><h2>整通电话的标记</h2><ul>{items}</ul></section>'
+
+
+def _legend(views: list[FlagView]) -> str:
+    counts: dict[str, tuple[FlagView, int]] = {}
+    for v in views:
+        counts[v.category] = (counts.get(v.category, (v, 0))[0], counts.get(v.category, (v, 0))[1] + 1)
+    if not counts:
+        return '<p class="legend none">本通电话没有自动标记。</p>'
+    items = "".join(f"<li>{flag_chip(v)} × {n}</li>" for v, n in counts.values())
+    return (f'<div class="legend"><span>图例：</span><ul>{items}</ul>'
+            f'<span class="low sample">请核听</span><span class="legend-note">= 识别把握不大的字词</span></div>')
+
+
+def _turns(transcript: Transcript, views: list[FlagView], corrections: Mapping[int, Mapping[str, Any]]) -> str:
+    blocks: list[str] = []
+    current: list[str] = []
+    last_speaker: object = object()
+    for seg in transcript.segments:
+        key = (seg.speaker, seg.role)
+        if key != last_speaker and current:
+            blocks.append("".join(current) + "</div></section>")
+            current = []
+        if key != last_speaker:
+            role = seg.role or "unknown"
+            current.append(f'<section class="turn role-{escape(role)}"><h3 class="who">'
+                           f'{escape(speaker_name(seg.speaker, seg.role))}</h3><div class="lines">')
+            last_speaker = key
+        current.append(_segment_line(seg, views, corrections.get(seg.index)))
+    if current:
+        blocks.append("".join(current) + "</div></section>")
+    return "".join(blocks) or '<p class="empty">没有识别出语音。</p>'
+
+
+def _segment_line(seg: Segment, views: list[FlagView], correction: Mapping[str, Any] | None) -> str:
+    flagged = _segment_flags(views, seg)
+    low = any(w.probability < LOW_CONFIDENCE and w.text.strip() for w in seg.words)
+    check = '<span class="check" title="本句有识别把握不大的字词，请对照录音核听">请核听</span>' if low else ""
+    fix = ""
+    if correction and correction.get("text") is not None:
+        by = " · ".join(escape(str(correction[k])) for k in ("by", "at") if correction.get(k))
+        fix = (f'<p class="correction"><span class="tag">人工校对</span>{escape(str(correction["text"]))}'
+               f'{f" <small>（{by}）</small>" if by else ""}</p>')
+    return (f'<div class="seg" id="seg-{seg.index}" data-start="{seg.start:.3f}" data-end="{seg.end:.3f}">'
+            f'<button class="time" type="button" data-t="{_attr_time(seg.start)}" '
+            f'title="{format_timestamp(seg.start)} – {format_timestamp(seg.end)}，点击播放">{clock(seg.start)}</button>'
+            f'<div class="body"><p class="text">{highlight_text(seg, flagged)}{check}</p>{fix}</div></div>')
+
+
+def _flag_list(views: list[FlagView]) -> str:
+    if not views:
+        return ""
+    rows = []
+    for n, v in enumerate(views, start=1):
+        when = (f'<button class="time" type="button" data-t="{_attr_time(v.start_s)}">{clock(v.start_s)}</button>'
+                if v.level == "segment" and v.start_s is not None else "整通")
+        rows.append(f'<li id="detail-{n}"><div class="row-head"><b>#{n}</b> {when} {flag_chip(v)}'
+                    f' <span class="status s-{escape(v.status)}">{escape(v.status_label)}</span></div>'
+                    f"{flag_detail(v, n)}</li>")
+    return f'<section class="flag-list"><h2>标记清单（{len(views)} 处）</h2><ol>{"".join(rows)}</ol></section>'
+
+
+def _footer(transcript: Transcript) -> str:
+    model = transcript.model
+    bits = [f"转写引擎：{model.engine} {model.name}", f"模型 SHA-256：{model.sha256[:16]}…" if model.sha256 else "",
+            f"callproof {transcript.tool_version}" if transcript.tool_version else "",
+            f"转写时间：{transcript.created}" if transcript.created else ""]
+    return f'<footer><p>{escape(MACHINE_NOTICE)}</p><p>{escape(" · ".join(b for b in bits if b))}</p></footer>'
+
+
+def render_call_html(transcript: Transcript, flags: Iterable[Any], meta: Mapping[str, Any], audio_href: str,
+                     *, corrections: Mapping[int, Mapping[str, Any]] | None = None) -> str:
+    """The annotated transcript page of one call.
+
+    ``flags``: rules-engine dicts/``Flag``s or store rows (``FlagRow``/``to_dict()``), call-level
+    ones (``level='call'`` or no segment) shown in the header. ``meta``: call metadata (a
+    ``CallRow``'s or ``CallMeta``'s dict: number, contact_name, start_time/start, start_source,
+    direction, duration, sha256, source_path). ``audio_href``: URL of the original recording
+    relative to the page. ``corrections``: segment index -> {"text", "by", "at"} human edits.
+    """
+    views = flag_views(flags)
+    title = f"通话转写 {meta.get('number') or ''} {str(meta.get('start_time') or meta.get('start') or '')[:16]}"
+    return "".join([
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title.strip())}</title><style>{asset('page.css')}{asset('call.css')}</style></head><body>",
+        f'<header class="top">{_header(transcript, meta, audio_href)}{_call_flags(views)}{_legend(views)}</header>',
+        f'<main class="transcript">{_turns(transcript, views, corrections or {})}</main>',
+        _flag_list(views), _footer(transcript),
+        f'<div id="tip" class="tip" role="tooltip" hidden></div><script>{asset("call.js")}</script></body></html>\n',
+    ])

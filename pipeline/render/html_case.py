@@ -1,0 +1,75 @@
+"""Write a case's HTML from its store: CASE_DIR/calls/<call_id>/transcript.html and CASE_DIR/index.html."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pipeline.render.html_call import render_call_html
+from pipeline.render.html_index import render_case_index
+from pipeline.render.writers import atomic_write_text
+from pipeline.store import CaseStore, NotFoundError
+from pipeline.store.rows import CallRow
+
+INDEX_NAME = "index.html"
+CALL_PAGE = "transcript.html"
+
+
+def call_page_path(case_dir: Path, call_id: str) -> Path:
+    return Path(case_dir) / "calls" / call_id / CALL_PAGE
+
+
+def relative_href(target: str | Path, from_dir: Path) -> str:
+    """URL of ``target`` relative to ``from_dir`` (percent-encoded); a file: URI across drives."""
+    target = Path(target).absolute()
+    try:
+        rel = os.path.relpath(target, Path(from_dir).absolute())
+    except ValueError:  # Windows: another drive has no relative path
+        return target.as_uri()
+    return "/".join(quote(part) for part in Path(rel).parts)
+
+
+def corrections_of(store: CaseStore, call_id: str) -> dict[int, dict[str, Any]]:
+    return {s.idx: {"text": s.corrected_text, "by": s.corrected_by, "at": s.corrected_at}
+            for s in store.segments(call_id) if s.corrected_text is not None}
+
+
+def call_summary(call: CallRow, href: str | None) -> dict[str, Any]:
+    return {"id": call.id, "number": call.number, "contact_name": call.contact_name, "start_time": call.start_time,
+            "direction": call.direction, "duration": call.duration, "href": href,
+            "error": call.error if call.status == "failed" else None}
+
+
+def write_call_html(case_dir: Path, store: CaseStore, call: CallRow) -> Path | None:
+    """The call's annotated page (rejected flags left out); None when it has no transcript yet."""
+    try:
+        transcript = store.load_transcript(call.id)
+    except NotFoundError:
+        return None
+    page = call_page_path(case_dir, call.id)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    flags = [f.to_dict() for f in store.call_flags(call.id) if f.status != "rejected"]
+    html = render_call_html(transcript, flags, dataclasses.asdict(call), relative_href(call.source_path, page.parent),
+                            corrections=corrections_of(store, call.id))
+    atomic_write_text(page, html)
+    return page
+
+
+def write_case_html(case_dir: Path, store: CaseStore) -> list[Path]:
+    """Render every transcribed call's page and the case index; returns the files written."""
+    case_dir = Path(case_dir)
+    written: list[Path] = []
+    calls: list[dict[str, Any]] = []
+    for call in store.iter_calls():
+        page = write_call_html(case_dir, store, call)
+        if page is not None:
+            written.append(page)
+        calls.append(call_summary(call, page.relative_to(case_dir).as_posix() if page else None))
+    flags = [{"call_id": f.call_id, "category": f.category, "status": f.status} for f in store.all_flags()]
+    index = case_dir / INDEX_NAME
+    atomic_write_text(index, render_case_index(calls, flags))
+    written.append(index)
+    return written

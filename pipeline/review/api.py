@@ -1,0 +1,136 @@
+"""What the review page reads and writes: JSON views of the case store, and the reviewer's actions.
+
+Every action goes straight to the store, which writes it with a custody event in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.render.categories import DIRECTION_LABELS, STATUS_LABELS, categories_for_client
+from pipeline.render.flag_view import ROLE_NAMES, flag_view
+from pipeline.render.html_call import LOW_CONFIDENCE, speaker_name
+from pipeline.store import ROLES, CaseStore, NotFoundError
+from pipeline.store.rows import CallRow, FlagRow, SegmentRow
+
+EXCERPT_PADDING_S = 3.0
+
+
+class BadRequest(ValueError):
+    """The page sent something the store cannot take (message in Chinese, shown to the reviewer)."""
+
+
+def _call_json(store: CaseStore, call: CallRow) -> dict[str, Any]:
+    start = (call.start_time or "").replace("T", " ")[:16]
+    speakers = [{"speaker": s.speaker, "role": s.role, "role_source": s.role_source,
+                 "label": speaker_name(s.speaker, s.role)} for s in store.speakers(call.id)]
+    return {
+        "id": call.id, "number": call.number, "contact_name": call.contact_name, "start_time": call.start_time,
+        "direction": DIRECTION_LABELS.get(call.direction or "", "方向未知"), "duration": call.duration,
+        "status": call.status, "error": call.error, "file": call.source_path.replace("\\", "/").rsplit("/", 1)[-1],
+        "label": f"{call.number or '号码未知'} · {start or '时间未知'}", "speakers": speakers,
+    }
+
+
+def flag_json(flag: FlagRow, segment_text: str | None) -> dict[str, Any]:
+    view = flag_view(flag).to_dict()
+    view.update(call_id=flag.call_id, text=segment_text if segment_text is not None else flag.text,
+                category_original=flag.category_original, reviewed_by=flag.reviewed_by, reviewed_at=flag.reviewed_at,
+                excerpt_start=max(0.0, (flag.start_s or 0.0) - EXCERPT_PADDING_S),
+                excerpt_end=(flag.end_s or flag.start_s or 0.0) + EXCERPT_PADDING_S)
+    return view
+
+
+def _segment_texts(store: CaseStore, call_id: str) -> dict[int, str]:
+    return {s.idx: s.text for s in store.segments(call_id)}
+
+
+def state(store: CaseStore) -> dict[str, Any]:
+    """Everything the page needs to list and filter flags: calls, flags, categories, roles."""
+    calls = list(store.iter_calls())
+    texts = {c.id: _segment_texts(store, c.id) for c in calls}
+    flags = [flag_json(f, texts.get(f.call_id, {}).get(f.segment_idx) if f.segment_idx is not None else None)
+             for f in store.all_flags()]
+    info = store.case_info()
+    return {
+        "case": {"id": info.get("case_id"), "dir": str(store.case_dir), "name": store.case_dir.name},
+        "calls": [_call_json(store, c) for c in calls],
+        "flags": flags,
+        "categories": categories_for_client(),
+        "roles": [{"code": r, "label": ROLE_NAMES[r]} for r in ROLES],
+        "statuses": [{"code": k, "label": v} for k, v in STATUS_LABELS.items()],
+    }
+
+
+def _segment_json(seg: SegmentRow, words: list[tuple[int, int, float]]) -> dict[str, Any]:
+    return {
+        "idx": seg.idx, "start": seg.start, "end": seg.end, "speaker": seg.speaker, "role": seg.role,
+        "who": speaker_name(seg.speaker, seg.role), "text": seg.text, "corrected_text": seg.corrected_text,
+        "corrected_by": seg.corrected_by, "corrected_at": seg.corrected_at,
+        "low": [[o, o + n, t] for o, n, t in words],  # char spans of unsure words, with their start time
+    }
+
+
+def call_detail(store: CaseStore, call_id: str) -> dict[str, Any]:
+    """One call's segments (machine text, correction, unsure words) and flags."""
+    call = store.get_call(call_id)
+    try:
+        transcript = store.load_transcript(call_id)
+    except NotFoundError:
+        transcript = None
+    low: dict[int, list[tuple[int, int, float]]] = {}
+    if transcript is not None:
+        for seg in transcript.segments:
+            low[seg.index] = [(w.offset, len(w.text), w.start) for w in seg.words
+                              if w.probability < LOW_CONFIDENCE and w.text.strip()]
+    segments = store.segments(call_id)
+    texts = {s.idx: s.text for s in segments}
+    return {
+        "call": _call_json(store, call),
+        "segments": [_segment_json(s, low.get(s.idx, [])) for s in segments],
+        "flags": [flag_json(f, texts.get(f.segment_idx) if f.segment_idx is not None else None)
+                  for f in store.call_flags(call_id)],
+    }
+
+
+# ------------------------------------------------------------------ actions
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"“{key}”应为文字")
+    return value
+
+
+def review_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Body: any of status (pending/accepted/rejected), note, category; the rest is kept."""
+    flag = store.get_flag(flag_id)
+    status = _text(body, "status") or flag.status
+    if status not in STATUS_LABELS:
+        raise BadRequest(f"未知的复核状态：{status}")
+    category = _text(body, "category")
+    known = {c["code"] for c in categories_for_client()}
+    if category is not None and category not in known and category != flag.machine_category:
+        raise BadRequest(f"未知的类别：{category}")
+    updated = store.set_flag_status(flag_id, status, note=_text(body, "note"), category=category)
+    text = _segment_texts(store, updated.call_id).get(updated.segment_idx) if updated.segment_idx is not None else None
+    return flag_json(updated, text)
+
+
+def correct_segment(store: CaseStore, call_id: str, idx: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Body: {"text": corrected text}; empty or the machine text again clears the correction."""
+    text = _text(body, "text")
+    if text is not None:
+        text = text.strip() or None
+    seg = store.correct_segment(call_id, idx, text)
+    detail = call_detail(store, call_id)
+    return next(s for s in detail["segments"] if s["idx"] == seg.idx)
+
+
+def set_role(store: CaseStore, call_id: str, speaker: str, body: dict[str, Any]) -> dict[str, Any]:
+    role = _text(body, "role")
+    if role not in ROLES:
+        raise BadRequest(f"未知的身份：{role}")
+    store.set_role(call_id, speaker, role)
+    return call_detail(store, call_id)

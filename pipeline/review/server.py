@@ -1,0 +1,241 @@
+"""The local review server: stdlib ``ThreadingHTTPServer`` on 127.0.0.1, one random token per run.
+
+Every request must carry the token (``?token=`` in the URL, or the ``X-Callproof-Token`` header)
+and a Host of 127.0.0.1/localhost (so another web site cannot reach the case through DNS
+rebinding); anything else gets 403. Routes:
+
+    GET  /                                  the review page
+    GET  /static/<file>                     its CSS and JS
+    GET  /api/state                         calls, flags, categories, roles
+    GET  /api/call/<call_id>                segments and flags of one call
+    GET  /audio/<call_id>                   the original recording (Range requests for seeking)
+    GET  /audio/<call_id>/decoded.wav       a decoded copy for formats browsers cannot play
+    POST /api/flag/<id>                     {status?, note?, category?}
+    POST /api/segment/<call_id>/<idx>       {text}
+    POST /api/role/<call_id>/<speaker>      {role}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sys
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pipeline.review import api
+from pipeline.review.media import MediaCache, OriginalChanged, RangeNotSatisfiable, content_type, parse_range
+from pipeline.store import CaseStore, NotFoundError
+
+STATIC = Path(__file__).with_name("static")
+STATIC_FILES = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
+TOKEN_HEADER = "X-Callproof-Token"
+MAX_BODY = 1 << 20
+CHUNK = 1 << 16
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+       "media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+class ReviewServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, store: CaseStore, port: int = 0, token: str | None = None) -> None:
+        self.store = store
+        self.token = token or secrets.token_urlsafe(24)
+        self.media = MediaCache()
+        super().__init__(("127.0.0.1", port), ReviewHandler)
+        self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/?token={self.token}"
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="callproof-review", daemon=True)
+        thread.start()
+        return thread
+
+
+class ReviewHandler(BaseHTTPRequestHandler):
+    server: ReviewServer
+    server_version = "callproof-review"
+    protocol_version = "HTTP/1.1"
+
+    # ------------------------------------------------------------ plumbing
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        return  # quiet: the terminal shows only the URL and errors
+
+    def _allowed(self) -> bool:
+        query = parse_qs(urlsplit(self.path).query)
+        given = self.headers.get(TOKEN_HEADER) or (query.get("token") or [""])[0]
+        host_ok = self.headers.get("Host", "") in self.server.hosts
+        return host_ok and secrets.compare_digest(given.encode(), self.server.token.encode())
+
+    def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None,
+              head_only: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(body)
+
+    def _json(self, status: int, value: Any) -> None:
+        body = json.dumps(value, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=utf-8")
+
+    def _error(self, status: int, message: str) -> None:
+        self._json(status, {"error": message})
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise api.BadRequest("请求内容过大")
+        data = json.loads(self.rfile.read(length) or b"{}")
+        if not isinstance(data, dict):
+            raise api.BadRequest("请求内容应为 JSON 对象")
+        return data
+
+    def _dispatch(self, routes: list[tuple[str, Callable[..., None]]], head_only: bool = False) -> None:
+        if not self._allowed():
+            self.close_connection = True
+            self._send(HTTPStatus.FORBIDDEN, "403 禁止访问：缺少或错误的会话令牌。请使用启动时显示的完整网址。".encode(),
+                       "text/plain; charset=utf-8")
+            return
+        path = urlsplit(self.path).path
+        for pattern, handler in routes:
+            match = re.fullmatch(pattern, path)
+            if match is None:
+                continue
+            try:
+                handler(*(unquote(g) for g in match.groups()), head_only=head_only)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+            except NotFoundError as exc:
+                self._error(HTTPStatus.NOT_FOUND, f"找不到：{exc}")
+            except (api.BadRequest, json.JSONDecodeError, ValueError) as exc:
+                self._error(HTTPStatus.BAD_REQUEST, f"无法保存：{exc}")
+            except OriginalChanged as exc:
+                self._error(HTTPStatus.CONFLICT, str(exc))
+            except Exception as exc:  # one bad request must not stop the server; say what happened
+                print(f"复核服务出错 (review server error): {exc!r}", file=sys.stderr)
+                self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"服务器出错：{exc}")
+            return
+        self._error(HTTPStatus.NOT_FOUND, "找不到该页面")
+
+    # ------------------------------------------------------------ verbs
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self._dispatch(self._get_routes())
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch(self._get_routes(), head_only=True)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.close_connection = True  # a refused request's body is never read: start afresh
+        self._dispatch([
+            (r"/api/flag/(\d+)", self._post_flag),
+            (r"/api/segment/([0-9a-f]+)/(\d+)", self._post_segment),
+            (r"/api/role/([0-9a-f]+)/([^/]+)", self._post_role),
+        ])
+
+    def _get_routes(self) -> list[tuple[str, Callable[..., None]]]:
+        return [
+            (r"/(?:index\.html)?", self._page),
+            (r"/static/([\w.-]+)", self._static),
+            (r"/api/state", self._state),
+            (r"/api/call/([0-9a-f]+)", self._call),
+            (r"/audio/([0-9a-f]+)", self._original),
+            (r"/audio/([0-9a-f]+)/decoded\.wav", self._decoded),
+        ]
+
+    # ------------------------------------------------------------ handlers
+
+    def _page(self, head_only: bool = False) -> None:
+        html = (STATIC / "review.html").read_text(encoding="utf-8").replace("__TOKEN__", self.server.token)
+        self._send(HTTPStatus.OK, html.encode("utf-8"), "text/html; charset=utf-8",
+                   {"Content-Security-Policy": CSP}, head_only)
+
+    def _static(self, name: str, head_only: bool = False) -> None:
+        if name not in STATIC_FILES:
+            raise NotFoundError(name)
+        self._send(HTTPStatus.OK, (STATIC / name).read_bytes(), STATIC_FILES[name], head_only=head_only)
+
+    def _state(self, head_only: bool = False) -> None:
+        self._json(HTTPStatus.OK, api.state(self.server.store))
+
+    def _call(self, call_id: str, head_only: bool = False) -> None:
+        self._json(HTTPStatus.OK, api.call_detail(self.server.store, call_id))
+
+    def _original(self, call_id: str, head_only: bool = False) -> None:
+        call = self.server.store.get_call(call_id)
+        path = self.server.media.original(call.source_path, call.sha256)
+        size = path.stat().st_size
+        try:
+            span = parse_range(self.headers.get("Range"), size)
+        except RangeNotSatisfiable:
+            self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", "text/plain",
+                       {"Content-Range": f"bytes */{size}"})
+            return
+        first, last = span if span else (0, size - 1)
+        length = max(0, last - first + 1)
+        self.send_response(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK)
+        self.send_header("Content-Type", content_type(path))
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Cache-Control", "no-store")
+        if span:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        self.end_headers()
+        if head_only:
+            return
+        with open(path, "rb") as handle:  # read-only: originals are never written
+            handle.seek(first)
+            remaining = length
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK, remaining))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+
+    def _decoded(self, call_id: str, head_only: bool = False) -> None:
+        call = self.server.store.get_call(call_id)
+        data = self.server.media.decoded_wav(call.source_path, call.sha256)
+        try:
+            span = parse_range(self.headers.get("Range"), len(data))
+        except RangeNotSatisfiable:
+            self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", "text/plain",
+                       {"Content-Range": f"bytes */{len(data)}"})
+            return
+        first, last = span if span else (0, len(data) - 1)
+        extra = {"Accept-Ranges": "bytes"}
+        if span:
+            extra["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+        self._send(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK, data[first:last + 1], "audio/wav",
+                   extra, head_only)
+
+    def _post_flag(self, flag_id: str, head_only: bool = False) -> None:
+        self._json(HTTPStatus.OK, api.review_flag(self.server.store, int(flag_id), self._body()))
+
+    def _post_segment(self, call_id: str, idx: str, head_only: bool = False) -> None:
+        self._json(HTTPStatus.OK, api.correct_segment(self.server.store, call_id, int(idx), self._body()))
+
+    def _post_role(self, call_id: str, speaker: str, head_only: bool = False) -> None:
+        self._json(HTTPStatus.OK, api.set_role(self.server.store, call_id, speaker, self._body()))

@@ -1,0 +1,427 @@
+/* callproof review page. Every decision is POSTed at once; the page shows it only after the
+   server confirms it was written to the case store. Text from the case is only ever inserted as
+   text (textContent), never as HTML. */
+(function () {
+  "use strict";
+  var TOKEN = new URLSearchParams(location.search).get("token") || "";
+  var S = { calls: {}, callOrder: [], flags: [], byId: {}, categories: [], catById: {}, roles: [],
+            details: {}, filtered: [], selected: null, audioCall: null, stopAt: null, pendingPlay: null };
+  var $ = function (id) { return document.getElementById(id); };
+  var player, noteTimer = null;
+
+  // ------------------------------------------------------------------ helpers
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k === "cls") node.className = attrs[k];
+      else if (k.slice(0, 2) === "on") node.addEventListener(k.slice(2), attrs[k]);
+      else if (k === "colour") { node.style.setProperty("--c", attrs[k]); node.style.setProperty("--bg", attrs[k] + "33"); }
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c != null) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
+    return node;
+  }
+  function clock(t) {
+    if (t == null) return "--:--";
+    t = Math.max(0, Math.floor(t));
+    var h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), s = t % 60;
+    var mm = (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+    return h ? h + ":" + mm : mm;
+  }
+  function api(method, path, body) {
+    var opts = { method: method, headers: { "X-Callproof-Token": TOKEN } };
+    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    return fetch(path, opts).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (!res.ok) throw new Error(data.error || ("HTTP " + res.status));
+        return data;
+      });
+    }, function () { throw new Error("无法连接复核服务（可能已关闭）。已保存的操作不会丢失。"); });
+  }
+  function toast(message, isError) {
+    var box = $("toast");
+    box.textContent = message;
+    box.className = "show" + (isError ? " error" : "");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { box.className = ""; }, isError ? 6000 : 1800);
+  }
+  function now() { return new Date().toLocaleTimeString("zh-CN", { hour12: false }); }
+  function cat(code) { return S.catById[code] || { code: code, label: code, colour: "#7f7f7f" }; }
+  function speakerKey(f) { return f.level === "call" ? "call" : (f.speaker_unconfirmed || !f.role ? "unknown" : f.role); }
+  var SPEAKER_LABELS = { collector: "催收方", borrower: "借款人", third_party: "第三人", unknown: "说话人未确认", call: "整通电话（通话记录）" };
+
+  // ------------------------------------------------------------------ loading
+  function load() {
+    return api("GET", "api/state").then(function (data) {
+      S.categories = data.categories; S.roles = data.roles;
+      S.catById = {}; data.categories.forEach(function (c) { S.catById[c.code] = c; });
+      S.calls = {}; S.callOrder = [];
+      data.calls.forEach(function (c) { S.calls[c.id] = c; S.callOrder.push(c.id); });
+      S.flags = data.flags; indexFlags();
+      document.title = "callproof 复核 · " + data.case.name;
+      var wanted = parseInt((location.hash.match(/flag-(\d+)/) || [])[1], 10);
+      refresh(S.byId[wanted] ? wanted : null);
+    }).catch(function (err) { $("counts").textContent = "读取失败：" + err.message; toast(err.message, true); });
+  }
+  function indexFlags() { S.byId = {}; S.flags.forEach(function (f) { S.byId[f.id] = f; }); }
+  function replaceFlag(flag) {
+    for (var i = 0; i < S.flags.length; i++) if (S.flags[i].id === flag.id) S.flags[i] = flag;
+    S.byId[flag.id] = flag;
+    var d = S.details[flag.call_id];
+    if (d) d.flags = d.flags.map(function (f) { return f.id === flag.id ? flag : f; });
+  }
+  function detail(callId) {
+    if (S.details[callId]) return Promise.resolve(S.details[callId]);
+    return api("GET", "api/call/" + callId).then(function (d) { S.details[callId] = d; return d; });
+  }
+
+  // ------------------------------------------------------------------ filters and counts
+  function matches(f, skip) {
+    if (skip !== "pending" && $("f-pending").checked && f.status !== "pending") return false;
+    var c = $("f-category").value, call = $("f-call").value, sp = $("f-speaker").value;
+    if (skip !== "category" && c && f.category !== c) return false;
+    if (skip !== "call" && call && f.call_id !== call) return false;
+    if (skip !== "speaker" && sp && speakerKey(f) !== sp) return false;
+    return true;
+  }
+  function fillSelect(select, allLabel, options, skip) {
+    var value = select.value;
+    select.textContent = "";
+    var total = S.flags.filter(function (f) { return matches(f, skip); }).length;
+    select.appendChild(el("option", { value: "", text: allLabel + "（" + total + "）" }));
+    options.forEach(function (o) {
+      var n = S.flags.filter(function (f) { return matches(f, skip) && o.test(f); }).length;
+      if (!n && o.value !== value && o.hideEmpty) return;
+      select.appendChild(el("option", { value: o.value, text: o.label + "（" + n + "）" }));
+    });
+    select.value = value;
+    if (select.value !== value) select.value = "";
+  }
+  function updateFilters() {
+    var present = {};
+    S.flags.forEach(function (f) { present[f.category] = true; });
+    fillSelect($("f-category"), "全部类别", S.categories.filter(function (c) { return present[c.code]; })
+      .concat(Object.keys(present).filter(function (k) { return !S.catById[k]; }).map(function (k) { return { code: k, label: k }; }))
+      .map(function (c) { return { value: c.code, label: c.label, test: function (f) { return f.category === c.code; } }; }), "category");
+    fillSelect($("f-call"), "全部通话", S.callOrder.map(function (id) {
+      return { value: id, label: S.calls[id].label, test: function (f) { return f.call_id === id; } };
+    }), "call");
+    fillSelect($("f-speaker"), "全部说话人", ["collector", "borrower", "third_party", "unknown", "call"].map(function (k) {
+      return { value: k, label: SPEAKER_LABELS[k], hideEmpty: true, test: function (f) { return speakerKey(f) === k; } };
+    }), "speaker");
+  }
+  function updateCounts() {
+    var n = { pending: 0, accepted: 0, rejected: 0 };
+    S.flags.forEach(function (f) { n[f.status] = (n[f.status] || 0) + 1; });
+    var box = $("counts"); box.textContent = "";
+    [["pending", "待复核"], ["accepted", "已确认"], ["rejected", "已排除"]].forEach(function (p, i) {
+      if (i) box.appendChild(document.createTextNode(" · "));
+      box.appendChild(el("span", { cls: "n-" + p[0], id: "count-" + p[0] }, [p[1] + " ", el("b", { text: String(n[p[0]]) })]));
+    });
+    box.appendChild(document.createTextNode("（共 " + S.flags.length + " 处）"));
+  }
+  function refresh(selectId) {
+    updateFilters(); updateCounts();
+    S.filtered = S.flags.filter(function (f) { return matches(f); });
+    $("list-head").textContent = "显示 " + S.filtered.length + " / " + S.flags.length + " 处标记" +
+      ($("f-pending").checked ? "（仅待复核）" : "");
+    renderList();
+    var keep = selectId != null ? selectId : S.selected;
+    if (!S.filtered.some(function (f) { return f.id === keep; })) keep = S.filtered.length ? S.filtered[0].id : null;
+    select(keep);
+  }
+
+  // ------------------------------------------------------------------ list
+  function snippet(f) {
+    var box = el("div", { cls: "li-text" });
+    if (f.level === "call" || f.start_char == null || !f.text) { box.textContent = f.explanation[0] || f.label; return box; }
+    var a = Math.max(0, f.start_char - 12), b = Math.min(f.text.length, f.end_char + 16);
+    box.appendChild(document.createTextNode((a > 0 ? "…" : "") + f.text.slice(a, f.start_char)));
+    box.appendChild(el("b", {}, [f.text.slice(f.start_char, f.end_char)]));
+    box.appendChild(document.createTextNode(f.text.slice(f.end_char, b) + (b < f.text.length ? "…" : "")));
+    return box;
+  }
+  function renderList() {
+    var list = $("flag-list"); list.textContent = "";
+    S.filtered.forEach(function (f) {
+      var c = cat(f.category), call = S.calls[f.call_id] || {};
+      var item = el("li", { cls: "item s-" + f.status, "data-id": f.id, colour: c.colour, tabindex: "-1",
+                            onclick: function () { select(f.id); } }, [
+        el("div", { cls: "li-top" }, [el("span", { cls: "chip", colour: c.colour, text: c.label }),
+                                      el("span", { cls: "st s-" + f.status, text: f.status_label })]),
+        snippet(f),
+        el("div", { cls: "li-meta", text: (call.label || "") + " · " + (f.level === "call" ? "整通电话" : clock(f.start_s) + " · " + f.role_label) })]);
+      list.appendChild(item);
+    });
+  }
+
+  // ------------------------------------------------------------------ selected flag
+  function select(id) {
+    S.selected = id;
+    Array.prototype.forEach.call(document.querySelectorAll("li.item"), function (li) {
+      var on = parseInt(li.getAttribute("data-id"), 10) === id;
+      li.classList.toggle("selected", on);
+      if (on) li.scrollIntoView({ block: "nearest" });
+    });
+    var f = S.byId[id];
+    if (!f) { $("flag-panel").innerHTML = '<p class="empty">没有符合筛选条件的标记。</p>'; return; }
+    if (history.replaceState) history.replaceState(null, "", "#flag-" + id);
+    renderFlagPanel(f);
+    detail(f.call_id).then(function () { if (S.selected === id) { setAudio(f.call_id); renderCall(f.call_id); } })
+      .catch(function (err) { toast(err.message, true); });
+  }
+  function renderFlagPanel(f) {
+    var c = cat(f.category), call = S.calls[f.call_id] || {}, panel = $("flag-panel");
+    panel.textContent = "";
+    panel.style.setProperty("--c", c.colour); panel.style.setProperty("--bg", c.colour + "33");
+    var catSelect = el("select", { id: "category-select", "aria-label": "更改类别", onchange: function () { changeCategory(this.value); } });
+    S.categories.filter(function (x) { return x.level === f.level || x.code === f.category; }).forEach(function (x) {
+      catSelect.appendChild(el("option", { value: x.code, text: x.label }));
+    });
+    if (!S.catById[f.category]) catSelect.appendChild(el("option", { value: f.category, text: f.category }));
+    catSelect.value = f.category;
+    if (f.level === "call") catSelect.disabled = true;
+    var when = call.label + " · " + (f.level === "call" ? "整通电话" : clock(f.start_s) + "–" + clock(f.end_s) + " · " + f.role_label);
+    panel.appendChild(el("div", { cls: "fp-head" }, [
+      el("span", { cls: "chip", colour: c.colour, text: c.label }), catSelect,
+      f.category_original ? el("span", { cls: "tag", text: "机器原判：" + cat(f.category_original).label }) : null,
+      el("span", { cls: "st s-" + f.status, id: "flag-status", text: f.status_label }),
+      el("span", { cls: "when", text: when })]));
+    var context = el("div", { cls: "fp-context", id: "flag-context" });
+    if (f.level === "call" || f.start_char == null || !f.text) context.textContent = f.explanation[0] || f.label;
+    else {
+      context.appendChild(document.createTextNode(f.text.slice(0, f.start_char)));
+      context.appendChild(el("mark", {}, [f.text.slice(f.start_char, f.end_char)]));
+      context.appendChild(document.createTextNode(f.text.slice(f.end_char)));
+    }
+    panel.appendChild(context);
+    panel.appendChild(el("div", { cls: "fp-actions" }, [
+      el("button", { type: "button", cls: "play", id: "btn-play", onclick: playExcerpt }, ["▶ 播放这一处（前后3秒）", el("kbd", { text: "P" })]),
+      el("button", { type: "button", cls: "accept" + (f.status === "accepted" ? " on" : ""), id: "btn-accept",
+                     onclick: function () { decide("accepted"); } }, ["✓ 确认违规", el("kbd", { text: "A" })]),
+      el("button", { type: "button", cls: "reject" + (f.status === "rejected" ? " on" : ""), id: "btn-reject",
+                     onclick: function () { decide("rejected"); } }, ["✗ 排除误报", el("kbd", { text: "R" })]),
+      el("button", { type: "button", id: "btn-reset", onclick: function () { decide("pending"); } }, ["↺ 待复核", el("kbd", { text: "U" })])]));
+    var note = el("textarea", { id: "note", placeholder: "备注（按 N 开始输入，自动保存）：例如 听录音确认是催收员说的", "aria-label": "备注" });
+    note.value = f.note || "";
+    note.addEventListener("input", function () { clearTimeout(noteTimer); noteTimer = setTimeout(saveNote, 900); $("note-saved").textContent = "未保存…"; });
+    note.addEventListener("blur", saveNote);
+    panel.appendChild(el("div", { cls: "fp-note" }, [note, el("span", { cls: "saved", id: "note-saved", text: f.note ? "备注已保存" : "" })]));
+    var why = [];
+    if (f.score != null) why.push("分数 " + Number(f.score).toFixed(2));
+    if (f.severity) why.push("严重程度 " + f.severity + "/3");
+    why.push("规则 " + f.rules.join("、"));
+    panel.appendChild(el("details", { cls: "fp-why" }, [
+      el("summary", { text: "为什么标记：" + why.join(" · ") + "；法律依据 " + f.legal_basis.join("、") }),
+      el("ul", {}, f.legal_basis_labels.concat(f.explanation).map(function (line) { return el("li", { text: line }); }))]));
+  }
+
+  // ------------------------------------------------------------------ decisions
+  function post(path, body, done) {
+    return api("POST", path, body).then(done).catch(function (err) { toast("保存失败：" + err.message, true); throw err; });
+  }
+  function decide(status) {
+    var f = S.byId[S.selected]; if (!f) return;
+    var pos = S.filtered.indexOf(f), next = S.filtered[pos + 1] || null;
+    post("api/flag/" + f.id, { status: status }, function (flag) {
+      replaceFlag(flag);
+      toast("已保存：" + flag.status_label + " · " + cat(flag.category).label + "（" + now() + "）");
+      refresh(status !== "pending" && next ? next.id : flag.id);
+    });
+  }
+  function changeCategory(code) {
+    var f = S.byId[S.selected]; if (!f || code === f.category) return;
+    post("api/flag/" + f.id, { category: code }, function (flag) {
+      replaceFlag(flag); toast("已改为：" + cat(flag.category).label); refresh(flag.id);
+    });
+  }
+  function saveNote() {
+    clearTimeout(noteTimer);
+    var f = S.byId[S.selected], box = $("note"); if (!f || !box) return;
+    var text = box.value;
+    if ((f.note || "") === text) return;
+    post("api/flag/" + f.id, { note: text }, function (flag) {
+      replaceFlag(flag);
+      var saved = $("note-saved"); if (saved && S.selected === flag.id) saved.textContent = "备注已保存 " + now();
+      renderList(); markSelected();
+    });
+  }
+  function markSelected() {
+    Array.prototype.forEach.call(document.querySelectorAll("li.item"), function (li) {
+      li.classList.toggle("selected", parseInt(li.getAttribute("data-id"), 10) === S.selected);
+    });
+  }
+  function move(step) {
+    if (!S.filtered.length) return;
+    var pos = S.filtered.indexOf(S.byId[S.selected]);
+    var next = S.filtered[Math.min(S.filtered.length - 1, Math.max(0, pos + step))];
+    if (next) select(next.id);
+  }
+
+  // ------------------------------------------------------------------ audio
+  function setAudio(callId) {
+    if (S.audioCall === callId) return;
+    S.audioCall = callId; S.fallback = false;
+    $("audio-note").textContent = "";
+    player.src = "audio/" + callId + "?token=" + encodeURIComponent(TOKEN);
+  }
+  function play(start, end) {
+    S.stopAt = end == null ? null : end;
+    S.pendingPlay = { start: start, end: end };
+    player.currentTime = Math.max(0, start);
+    var p = player.play(); if (p && p.catch) p.catch(function () {});
+  }
+  function playExcerpt() {
+    var f = S.byId[S.selected]; if (!f) return;
+    setAudio(f.call_id);
+    if (f.level === "call") play(0, null); else play(f.excerpt_start, f.excerpt_end);
+  }
+  function initAudio() {
+    player = $("player");
+    player.addEventListener("timeupdate", function () {
+      if (S.stopAt != null && player.currentTime >= S.stopAt) { player.pause(); S.stopAt = null; }
+      var t = player.currentTime;
+      Array.prototype.forEach.call(document.querySelectorAll(".seg"), function (s) {
+        s.classList.toggle("playing", t >= parseFloat(s.getAttribute("data-start")) && t < parseFloat(s.getAttribute("data-end")));
+      });
+    });
+    player.addEventListener("playing", function () { S.pendingPlay = null; });
+    player.addEventListener("error", function () {
+      if (!S.audioCall || S.fallback) { $("audio-note").textContent = "无法播放该录音：" + ((player.error && player.error.message) || "格式不受支持"); return; }
+      S.fallback = true;
+      $("audio-note").textContent = "浏览器不能直接播放原件格式，正在播放解码副本（时间与原件一致）";
+      player.src = "audio/" + S.audioCall + "/decoded.wav?token=" + encodeURIComponent(TOKEN);
+      var pending = S.pendingPlay;
+      if (pending) player.addEventListener("loadedmetadata", function once() {
+        player.removeEventListener("loadedmetadata", once); play(pending.start, pending.end);
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ call panel
+  function markedText(seg, flags) {
+    var text = seg.text, frag = document.createDocumentFragment(), n = text.length, i = 0;
+    var spans = flags.filter(function (f) { return f.segment_index === seg.idx && f.start_char != null && f.end_char <= n && f.start_char < f.end_char; });
+    var lowAt = {}; seg.low.forEach(function (w) { for (var k = w[0]; k < w[1]; k++) lowAt[k] = w[2]; });
+    function cover(k) { return spans.filter(function (f) { return f.start_char <= k && k < f.end_char; }); }
+    while (i < n) {
+      var here = cover(i), key = here.map(function (f) { return f.id; }).join(",") + "|" + (lowAt[i] == null ? "" : lowAt[i]), j = i + 1;
+      while (j < n && cover(j).map(function (f) { return f.id; }).join(",") + "|" + (lowAt[j] == null ? "" : lowAt[j]) === key) j++;
+      var node = document.createTextNode(text.slice(i, j));
+      if (lowAt[i] != null) node = el("span", { cls: "low", title: "识别把握不大，请核听", "data-t": lowAt[i] }, [node]);
+      if (here.length) {
+        var main = here.filter(function (f) { return f.status !== "rejected"; })[0] || here[0];
+        node = el("mark", { cls: "s-" + main.status + (here.some(function (f) { return f.id === S.selected; }) ? " sel" : ""),
+                            colour: cat(main.category).colour, "data-flag": main.id,
+                            title: here.map(function (f) { return cat(f.category).label + "（" + f.status_label + "）"; }).join("；") }, [node]);
+      }
+      frag.appendChild(node); i = j;
+    }
+    return frag;
+  }
+  function renderCall(callId) {
+    var d = S.details[callId], call = d.call, current = S.byId[S.selected];
+    $("call-head").textContent = "";
+    $("call-head").appendChild(document.createTextNode("通话 " + call.label + " · " + call.direction));
+    $("call-head").appendChild(el("span", { cls: "sub", text: call.file }));
+    var roles = $("roles"); roles.textContent = "";
+    roles.appendChild(el("span", { text: "说话人身份：" }));
+    call.speakers.forEach(function (sp) {
+      var sel = el("select", { "aria-label": "说话人 " + sp.speaker + " 的身份", "data-speaker": sp.speaker,
+                               onchange: function () { setRole(callId, sp.speaker, this.value); } });
+      S.roles.forEach(function (r) { sel.appendChild(el("option", { value: r.code, text: r.label })); });
+      sel.value = sp.role;
+      roles.appendChild(el("label", {}, [sp.speaker + " ", sel, sp.role_source === "override" ? el("span", { cls: "override", text: " 人工设定" }) : null]));
+    });
+    if (!call.speakers.length) roles.appendChild(el("span", { cls: "hint", text: "未区分说话人" }));
+    var box = $("segments"); box.textContent = "";
+    if (!d.segments.length) box.appendChild(el("p", { cls: "empty", text: call.status === "failed" ? "转写失败：" + (call.error || "") : "没有转写内容" }));
+    d.segments.forEach(function (seg) {
+      var isCurrent = current && current.call_id === callId && current.segment_index === seg.idx;
+      var row = el("div", { cls: "seg" + (isCurrent ? " current" : ""), id: "seg-" + seg.idx, "data-start": seg.start, "data-end": seg.end });
+      row.appendChild(el("button", { type: "button", cls: "time", "data-t": seg.start, title: "从这里播放" }, [clock(seg.start)]));
+      row.appendChild(el("span", { cls: "who role-" + (seg.role || "unknown"), text: seg.who }));
+      var body = el("div", { cls: "seg-body" });
+      var machine = el("p", { cls: "machine" + (seg.corrected_text != null ? " superseded" : "") },
+                       [seg.corrected_text != null ? el("span", { cls: "tag", text: "机器转写" }) : null, markedText(seg, d.flags)]);
+      if (seg.low.length) machine.appendChild(el("span", { cls: "check", text: "请核听" }));
+      machine.appendChild(el("button", { type: "button", cls: "edit", onclick: function () { editSegment(callId, seg.idx); } }, ["校对"]));
+      body.appendChild(machine);
+      if (seg.corrected_text != null) body.appendChild(el("p", { cls: "corrected" }, [el("span", { cls: "tag", text: "人工校对" }), seg.corrected_text]));
+      row.appendChild(body); box.appendChild(row);
+      if (isCurrent) setTimeout(function () { row.scrollIntoView({ block: "center" }); }, 0);
+    });
+  }
+  function editSegment(callId, idx) {
+    var d = S.details[callId], seg = d.segments.filter(function (s) { return s.idx === idx; })[0];
+    var row = $("seg-" + idx); if (!row || row.querySelector(".editor")) return;
+    var area = el("textarea", { "aria-label": "校对文字" });
+    area.value = seg.corrected_text != null ? seg.corrected_text : seg.text;
+    function save(text) {
+      post("api/segment/" + callId + "/" + idx, { text: text }, function (updated) {
+        d.segments = d.segments.map(function (s) { return s.idx === idx ? updated : s; });
+        toast(updated.corrected_text != null ? "已保存校对（机器原文保留）" : "已恢复机器原文"); renderCall(callId);
+      });
+    }
+    area.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); save(area.value); }
+      if (e.key === "Escape") { e.preventDefault(); renderCall(callId); }
+    });
+    var editor = el("div", { cls: "editor" }, [area, el("div", { cls: "row" }, [
+      el("button", { type: "button", cls: "save", onclick: function () { save(area.value); } }, ["保存校对"]),
+      el("button", { type: "button", onclick: function () { renderCall(callId); } }, ["取消"]),
+      seg.corrected_text != null ? el("button", { type: "button", onclick: function () { save(""); } }, ["恢复机器原文"]) : null])]);
+    row.querySelector(".seg-body").appendChild(editor);
+    area.focus();
+  }
+  function setRole(callId, speaker, role) {
+    post("api/role/" + callId + "/" + encodeURIComponent(speaker), { role: role }, function (d) {
+      S.details[callId] = d; S.calls[callId] = d.call;
+      d.flags.forEach(replaceFlag);
+      toast("已保存：" + speaker + " 是" + (SPEAKER_LABELS[role] || role) + "。依赖身份的规则需重新标记（run --reflag）");
+      refresh(S.selected);
+    });
+  }
+
+  // ------------------------------------------------------------------ keyboard and clicks
+  function onKey(e) {
+    var tag = (e.target.tagName || "").toLowerCase();
+    if (e.key === "Escape") { $("help").hidden = true; if (tag === "textarea" || tag === "select" || tag === "input") e.target.blur(); return; }
+    if (tag === "textarea" && e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "note") { e.preventDefault(); saveNote(); e.target.blur(); return; }
+    if (tag === "textarea" || tag === "input" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) return;
+    var actions = {
+      a: function () { decide("accepted"); }, r: function () { decide("rejected"); }, u: function () { decide("pending"); },
+      j: function () { move(1); }, ArrowDown: function () { move(1); }, k: function () { move(-1); }, ArrowUp: function () { move(-1); },
+      p: playExcerpt, " ": playExcerpt,
+      n: function () { var n = $("note"); if (n) n.focus(); },
+      e: function () { var f = S.byId[S.selected]; if (f && f.segment_index != null) editSegment(f.call_id, f.segment_index); },
+      "?": function () { $("help").hidden = false; }
+    };
+    var action = actions[e.key.length === 1 ? e.key.toLowerCase() : e.key] || (e.key === "?" ? actions["?"] : null);
+    if (action) { e.preventDefault(); action(); }
+  }
+  function onClick(e) {
+    var mark = e.target.closest(".seg mark[data-flag]");
+    var timed = e.target.closest("[data-t]");
+    if (mark) {
+      var id = parseInt(mark.getAttribute("data-flag"), 10), f = S.byId[id];
+      if (f && !S.filtered.some(function (x) { return x.id === id; })) { $("f-pending").checked = false; $("f-category").value = ""; $("f-speaker").value = ""; refresh(id); }
+      else select(id);
+      if (f) play(f.excerpt_start, f.excerpt_end);
+      return;
+    }
+    if (timed) { var call = S.audioCall; if (call) play(parseFloat(timed.getAttribute("data-t")), null); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    initAudio();
+    ["f-pending", "f-category", "f-call", "f-speaker"].forEach(function (id) { $(id).addEventListener("change", function () { refresh(null); }); });
+    $("help-btn").addEventListener("click", function () { $("help").hidden = false; });
+    $("help-close").addEventListener("click", function () { $("help").hidden = true; });
+    document.addEventListener("keydown", onKey);
+    document.addEventListener("click", onClick);
+    window.addEventListener("beforeunload", saveNote);
+    load();
+  });
+})();
