@@ -13,7 +13,12 @@ from pipeline.speakers.roles import (
     role_evidence,
     role_label,
 )
-from pipeline.speakers.stereo import channel_turns, channels_are_distinct, merge_channel_segments
+from pipeline.speakers.stereo import (
+    channel_turns,
+    channels_are_distinct,
+    merge_channel_segments,
+    recording_turns,
+)
 
 __all__ = [
     "ROLE_LABELS_ZH",
@@ -26,6 +31,7 @@ __all__ = [
     "channels_are_distinct",
     "diarize",
     "merge_channel_segments",
+    "recording_turns",
     "role_evidence",
     "role_label",
     "speech_regions",

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from pipeline.speakers.diarize import SAMPLE_RATE, DiarizeOptions, Turn, merge_turns, speech_regions
+from pipeline.speakers.diarize import SAMPLE_RATE, DiarizeOptions, Turn, diarize, merge_turns, speech_regions
 from pipeline.transcript import Segment
 
 FRAME = SAMPLE_RATE // 20  # 50 ms energy frames
@@ -71,3 +71,17 @@ def merge_channel_segments(per_channel: list[list[Segment]]) -> list[Segment]:
     ]
     merged.sort(key=lambda s: (s.start, s.channel, s.index))
     return [replace(seg, index=i) for i, seg in enumerate(merged)]
+
+
+def recording_turns(
+    channels: np.ndarray, num_speakers: int | None = 2, *, options: DiarizeOptions | None = None
+) -> tuple[list[Turn], str]:
+    """Speaker turns of a 16 kHz recording given as (channels, n): ``(turns, method)``.
+
+    method "channels": distinct stereo, speaker = channel (no clustering); "diarize": the
+    mono mix clustered by voice.
+    """
+    channels = np.atleast_2d(np.asarray(channels, dtype=np.float32))
+    if len(channels) == 2 and channels_are_distinct(channels):
+        return channel_turns(channels, options=options), "channels"
+    return diarize(channels.mean(axis=0), num_speakers, options=options), "diarize"
