@@ -16,10 +16,12 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from pipeline.rules.pack import Rule
 
 SPANS_KEY = "callproof"
+_WHITESPACE = re.compile(r"\s")
 SENTENCE_END = re.compile(r"[。！？!?；;…\n]+")
 _ZH_CONFIG = {"nlp": {"tokenizer": {"segmenter": "char"}}}
 
@@ -63,6 +65,14 @@ def trie_regex(words: set[str]) -> re.Pattern[str] | None:
     return re.compile(build(trie)) if trie else None
 
 
+def _extensions(ordered: list[str], word: str) -> list[str]:
+    """The words of sorted ``ordered`` that start with ``word`` (itself included)."""
+    start = end = bisect.bisect_left(ordered, word)
+    while end < len(ordered) and ordered[end].startswith(word):
+        end += 1
+    return ordered[start:end]
+
+
 def _case_variants(word: str) -> set[str]:
     return {word, word.lower(), word.upper()} if word.isascii() or any(c.isascii() for c in word) else {word}
 
@@ -91,13 +101,15 @@ class RuleMatcher:
         patterns: list[dict[str, Any]] = []
         self._pattern_text: dict[str, tuple[int, str, str]] = {}
         triggers: set[str] = set()
-        self._regex_rules: list[tuple[int, tuple[str, ...], list[re.Pattern[str]]]] = []
+        ruler_words: set[str] = set()  # words whose presence means the SpanRuler can match
+        self._regex_rules: list[tuple[int, re.Pattern[str] | None, list[re.Pattern[str]]]] = []
         for index, rule in enumerate(rules):
             for j, phrase in enumerate(rule.phrases):
                 key = f"{index}:p{j}"
                 patterns.append({"label": rule.category, "pattern": phrase, "id": key})
                 self._pattern_text[key] = (index, "phrase", phrase)
                 triggers |= _case_variants(phrase)
+                ruler_words |= _case_variants(phrase)
             for j, tokens in enumerate(rule.tokens):
                 key = f"{index}:t{j}"
                 patterns.append({"label": rule.category, "pattern": list(tokens), "id": key})
@@ -106,13 +118,29 @@ class RuleMatcher:
                 self._pattern_text[f"{index}:r{j}"] = (index, "regex", pattern)
             for trigger in rule.triggers:
                 triggers |= _case_variants(trigger)
+                if rule.tokens:
+                    ruler_words |= _case_variants(trigger)
             if rule.regex:
-                self._regex_rules.append((index, rule.triggers, [re.compile(p) for p in rule.regex]))
+                rule_triggers = trie_regex({v for t in rule.triggers for v in _case_variants(t)})
+                self._regex_rules.append((index, rule_triggers, [re.compile(p) for p in rule.regex]))
         ruler.add_patterns(patterns)  # type: ignore[attr-defined]
+        self._ruler = ruler
         self._prefilter = trie_regex(triggers)
+        # The prefilter reports the shortest trigger at a position; it stands for every longer
+        # word it is a prefix of, so it needs the ruler if any of those is a phrase/token trigger.
+        ordered = sorted(triggers)
+        self._needs_ruler = {word: any(w in ruler_words for w in _extensions(ordered, word)) for word in triggers}
 
-    def candidate_sentences(self, text: str) -> list[tuple[int, int]]:
-        """Sentences holding at least one trigger; the rest never reach spaCy."""
+    def _make_doc(self, text: str) -> Doc:
+        """What the char segmenter makes (one token per character), built directly when the text
+        has no whitespace: the tokenizer's alignment step costs more than the matching."""
+        if _WHITESPACE.search(text):
+            return self.nlp.make_doc(text)
+        return Doc(self.nlp.vocab, words=list(text), spaces=[False] * len(text))
+
+    def candidate_sentences(self, text: str) -> list[tuple[int, int, bool]]:
+        """Sentences holding at least one trigger, each with whether the SpanRuler could match
+        in it; sentences without a trigger never reach spaCy."""
         if self._prefilter is None:
             return []
         first = self._prefilter.search(text)
@@ -120,29 +148,37 @@ class RuleMatcher:
             return []
         spans = sentence_spans(text)
         starts = [s for s, _ in spans]
-        chosen: dict[int, None] = {}
+        chosen: dict[int, bool] = {}
         for m in self._prefilter.finditer(text, first.start()):
-            chosen[bisect.bisect_right(starts, m.start()) - 1] = None
-        return [spans[i] for i in chosen if i >= 0]
+            i = bisect.bisect_right(starts, m.start()) - 1
+            chosen[i] = chosen.get(i, False) or self._needs_ruler.get(m.group(), True)
+        return [(*spans[i], ruler) for i, ruler in chosen.items() if i >= 0]
 
     def find(self, text: str) -> list[Hit]:
         """Every raw hit (before gates) in ``text``, in text offsets."""
-        candidates = self.candidate_sentences(text)
-        if not candidates:
-            return []
         hits: list[Hit] = []
-        for (s_start, s_end), doc in zip(candidates, self.nlp.pipe(text[s:e] for s, e in candidates), strict=True):
-            sentence = doc.text
+        for s_start, s_end, use_ruler in self.candidate_sentences(text):
+            sentence = text[s_start:s_end]
+            found = [
+                (index, j, m.start(), m.end())
+                for index, rule_triggers, compiled in self._regex_rules
+                if rule_triggers is not None and rule_triggers.search(sentence)
+                for j, regex in enumerate(compiled)
+                for m in regex.finditer(sentence)
+            ]
+            if not found and not use_ruler:
+                continue  # only regex triggers here, and no regex matched: spaCy has nothing to do
+            doc = self._make_doc(sentence)
+            if use_ruler:
+                doc = self._ruler(doc)
+            if SPANS_KEY not in doc.spans:
+                doc.spans[SPANS_KEY] = []
             group = doc.spans[SPANS_KEY]
-            for index, rule_triggers, compiled in self._regex_rules:
-                if not any(t in sentence for t in rule_triggers):
-                    continue
-                for j, regex in enumerate(compiled):
-                    for m in regex.finditer(sentence):
-                        span = doc.char_span(m.start(), m.end(), label=self.rules[index].category,
-                                             span_id=f"{index}:r{j}", alignment_mode="expand")
-                        if span is not None:
-                            group.append(span)
+            for index, j, start, end in found:
+                span = doc.char_span(start, end, label=self.rules[index].category, span_id=f"{index}:r{j}",
+                                     alignment_mode="expand")
+                if span is not None:
+                    group.append(span)
             for span in group:
                 index, kind, pattern = self._pattern_text[span.id_]
                 hits.append(Hit(index, kind, pattern, s_start + span.start_char, s_start + span.end_char, s_start, s_end))

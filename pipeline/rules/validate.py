@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.rules.gates import GATE_NAMES
+from pipeline.rules.triggers import NotFinite, expand_trigger
 from pipeline.rules.yaml_lines import LineList, LineMap, line_of
 
 if TYPE_CHECKING:
@@ -237,7 +238,7 @@ def _validate_rule(res: ValidationResult, node: Any, line: int, seen: dict[str, 
         tokens = []
     if not (phrases or regexes or tokens):
         res.error(line, f"规则 {rule_id} 至少需要 phrases、tokens 或 regex 之一", "a rule needs phrases, tokens or regex")
-    triggers = _strings(res, node, "triggers")
+    triggers = _triggers(res, node, rule_id, line)
     if (regexes or tokens) and not triggers:
         res.error(line, f"规则 {rule_id} 有 regex/tokens，必须给出 triggers（预筛选用的字面词）", "regex/tokens rules need triggers")
     for i, pattern in enumerate(node.get("regex") or []):
@@ -268,6 +269,20 @@ def _validate_rule(res: ValidationResult, node: Any, line: int, seen: dict[str, 
         "escalate_severity": _severity(res, escalate) or 3,
         "gates": _gates(res, node, None), "line": line,
     })
+
+
+def _triggers(res: ValidationResult, node: LineMap, rule_id: str, line: int) -> tuple[str, ...]:
+    words: list[str] = []
+    patterns = _strings(res, node, "triggers")
+    for i, pattern in enumerate(patterns):
+        where = line_of(node["triggers"], i, line) if isinstance(node["triggers"], LineList) else line
+        try:
+            words.extend(sorted(expand_trigger(expand_macros(pattern, res.macros))))
+        except KeyError as exc:
+            res.error(where, f"规则 {rule_id} 的 trigger 引用了未定义的宏 {exc.args[0]!r}", "trigger uses undefined macro")
+        except (NotFinite, re.error) as exc:
+            res.error(where, f"规则 {rule_id} 的 trigger {pattern!r} 不是有限的字面词模式 ({exc})", "trigger must be a finite pattern")
+    return tuple(dict.fromkeys(words))
 
 
 def _expandable(pattern: str, macros: dict[str, str]) -> bool:
