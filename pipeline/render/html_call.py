@@ -239,7 +239,7 @@ def _flag_list(views: list[FlagView]) -> str:
     for n, v in enumerate(views, start=1):
         when = (f'<button class="time" type="button" data-t="{_attr_time(v.start_s)}">{clock(v.start_s)}</button>'
                 if v.level == "segment" and v.start_s is not None else "整通")
-        rows.append(f'<li id="detail-{n}"><div class="row-head"><b>#{n}</b> {when} {flag_chip(v)}'
+        rows.append(f'<li id="detail-{n}" data-flag-id="{escape(str(v.id or ""))}"><div class="row-head"><b>#{n}</b> {when} {flag_chip(v)}'
                     f' <span class="status s-{escape(v.status)}">{escape(v.status_label)}</span></div>'
                     f"{flag_detail(v, n)}</li>")
     return f'<section class="flag-list"><h2>标记清单（{len(views)} 处）</h2><ol>{"".join(rows)}</ol></section>'
