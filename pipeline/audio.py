@@ -127,14 +127,11 @@ def probe(path: str | Path) -> AudioInfo:
     path = _check_file(path)
     with _open_container(path) as container:
         stream = _audio_stream(path, container)
-        duration = _header_duration(container, stream)
-        if duration is None or container.format.name in _COUNT_PACKETS_FOR:
-            duration = _packet_duration(container, stream)
+        duration = _duration(container, stream)
         if duration <= 0:
             raise InputError(path, "音频时长为零", "zero-duration audio")
         ctx = stream.codec_context
-        tags = {**{str(k): str(v) for k, v in stream.metadata.items()}}
-        tags.update({str(k): str(v) for k, v in container.metadata.items()})
+        tags = {str(k): str(v) for k, v in (*stream.metadata.items(), *container.metadata.items())}
         return AudioInfo(
             path=str(path),
             size=path.stat().st_size,
@@ -159,7 +156,7 @@ def decode(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
     buffer = np.empty((info.channels, capacity), dtype=np.float32)
     filled = 0
     for chunk in _decode_blocks(Path(info.path), sample_rate, block, stats):
-        if chunk.shape[0] != buffer.shape[0]:  # header channel count was wrong
+        if filled == 0 and chunk.shape[0] != buffer.shape[0]:  # header channel count was wrong
             buffer = np.empty((chunk.shape[0], capacity), dtype=np.float32)
         end = filled + chunk.shape[1]
         if end > buffer.shape[1]:
@@ -323,23 +320,16 @@ def _audio_stream(path: Path, container: av.container.InputContainer) -> av.audi
     return stream
 
 
-def _header_duration(
-    container: av.container.InputContainer, stream: av.audio.stream.AudioStream
-) -> float | None:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return None
-
-
-def _packet_duration(container: av.container.InputContainer, stream: av.audio.stream.AudioStream) -> float:
-    total = 0
-    try:
+def _duration(container: av.container.InputContainer, stream: av.audio.stream.AudioStream) -> float:
+    if container.format.name not in _COUNT_PACKETS_FOR:
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return container.duration / av.time_base
+    total = 0  # no usable header duration: add up packet durations (read, not decoded)
+    with suppress(*_DEMUX_FAILURES):  # truncated or damaged: count what is there
         for packet in container.demux(stream):
             total += packet.duration or 0
-    except _DEMUX_FAILURES:
-        pass  # truncated or damaged: count what is there
     return float(total * stream.time_base) if stream.time_base else 0.0
 
 
