@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.asr.base import Engine
+from pipeline.asr.factory import model_fingerprint
 from pipeline.audio import AudioInfo, decode, probe, sha256_file
 from pipeline.callrules import CallRuleOptions, call_log_flags
 from pipeline.calls import apply_overrides, call_metadata, load_overrides
@@ -57,11 +58,10 @@ class RunReport:
     started: float = field(default_factory=time.perf_counter)
 
 
-def options_hash(engine: Engine, config: TranscribeConfig, settings: RunSettings) -> str:
-    """What decides whether a stored transcript can be reused."""
+def options_hash(model_fingerprint: str, config: TranscribeConfig, settings: RunSettings) -> str:
+    """What decides whether a stored transcript can be reused: engine, weights, every option."""
     key = {
-        "engine": engine.name,
-        "model_sha256": engine.model.sha256,
+        "model": model_fingerprint,
         "decode": asdict(config.options),
         "block_seconds": config.block_seconds,
         "channel_mode": config.channel_mode,
@@ -229,8 +229,6 @@ def run_batch(
     overrides = load_call_overrides(discovery)
 
     todo: list[tuple[Path, AudioInfo, str, Any]] = []
-    engine: Engine | None = None
-    opts_hash: str | None = None
     for path in discovery.recordings:
         try:
             sha, info, row = intake(store, path, overrides, input_dir)
@@ -242,29 +240,22 @@ def run_batch(
         todo.append((path, info, sha, row))
 
     events.planned(len(todo), sum(info.duration for _, info, _, _ in todo))
+    opts_hash = options_hash(model_fingerprint(**engine_kwargs), config, settings)
     pending: list[tuple[Path, AudioInfo, str, Any]] = []
     for path, info, sha, row in todo:
-        if row.status == "done" and (engine is None or opts_hash is not None):
-            if engine is None:
-                engine = engine_factory()
-                opts_hash = options_hash(engine, config, settings)
-            if row.is_done_with(engine.name, engine.model.sha256, opts_hash):
-                t0 = time.perf_counter()
-                events.call_started(path, info.duration)
-                if settings.reflag:
-                    count = reflag_stored(store, row.id, rules, row.direction)
-                    outcome = CallOutcome(path, "reflagged", row.id, info.duration, time.perf_counter() - t0, count)
-                else:
-                    outcome = CallOutcome(path, "skipped", row.id, info.duration, 0.0, len(store.call_flags(row.id)))
-                report.outcomes.append(outcome)
-                events.call_finished(outcome)
-                continue
-        pending.append((path, info, sha, row))
-
-    if pending and engine is None:
-        engine = engine_factory()
-        opts_hash = options_hash(engine, config, settings)
-    assert opts_hash is not None or not pending
+        if row.status == "done" and row.options_hash == opts_hash:
+            t0 = time.perf_counter()
+            events.call_started(path, info.duration)
+            if settings.reflag:
+                count = reflag_stored(store, row.id, rules, row.direction)
+                outcome = CallOutcome(path, "reflagged", row.id, info.duration, time.perf_counter() - t0, count)
+            else:
+                outcome = CallOutcome(path, "skipped", row.id, info.duration, 0.0, len(store.call_flags(row.id)))
+            report.outcomes.append(outcome)
+            events.call_finished(outcome)
+        else:
+            pending.append((path, info, sha, row))
+    engine = engine_factory() if pending else None
 
     def finish(path: Path, info: AudioInfo, row: Any, result: Transcript | Exception, t0: float) -> None:
         if isinstance(result, InputError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.asr.base import Engine
-from pipeline.asr.models import BUNDLED_NAME, list_models
+from pipeline.asr.models import BUNDLED_NAME, bundled_model_dir, list_models, model_dir_hash
 from pipeline.errors import ConfigError
 
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -49,3 +49,10 @@ def load_engine(
             ) from exc
         return OpenAIWhisperEngine(path, device=device, threads=threads)
     raise ConfigError(f"未知引擎 {engine} (unknown engine; choose from {', '.join(ENGINES)})")
+
+
+def model_fingerprint(engine: str, *, model: str | None = None, model_dir: Path | None = None, **_: object) -> str:
+    """Engine + the SHA-256 of the weights it would load, without loading them (for resume checks)."""
+    path = resolve_model_dir(model, model_dir)
+    sha = model_dir_hash(bundled_model_dir()) if path is None else model_dir_hash(path)
+    return f"{engine}:{sha}"
