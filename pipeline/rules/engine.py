@@ -80,7 +80,7 @@ class RuleEngine:
         """
         shadow, marks = self._fuzzy.normalize(text)
         flags = [f for hit in self._matcher.find(shadow) if (f := self._judge(hit, text, shadow, marks, role))]
-        return merge_flags(flags, text)
+        return merge_flags(flags, text) if len(flags) > 1 else flags
 
     def flag_segments(self, segments: list[Segment]) -> list[Flag]:
         """Flags of transcript segments, each with segment index, start/end seconds, speaker and role."""

@@ -95,41 +95,51 @@ class RuleMatcher:
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
         self.nlp = spacy.blank("zh", config=_ZH_CONFIG)
-        ruler = self.nlp.add_pipe(
-            "span_ruler", config={"spans_key": SPANS_KEY, "phrase_matcher_attr": "LOWER", "validate": True}
+        # Two rulers writing to one span group: token patterns cost a Python-level pass over
+        # every token, so they run only where one of their triggers is.
+        self._phrase_ruler = self.nlp.add_pipe(
+            "span_ruler", name="phrase_ruler",
+            config={"spans_key": SPANS_KEY, "phrase_matcher_attr": "LOWER", "validate": True, "overwrite": False},
         )
-        patterns: list[dict[str, Any]] = []
+        self._token_ruler = self.nlp.add_pipe(
+            "span_ruler", name="token_ruler", config={"spans_key": SPANS_KEY, "validate": True, "overwrite": False}
+        )
+        phrase_patterns: list[dict[str, Any]] = []
+        token_patterns: list[dict[str, Any]] = []
         self._pattern_text: dict[str, tuple[int, str, str]] = {}
         triggers: set[str] = set()
-        ruler_words: set[str] = set()  # words whose presence means the SpanRuler can match
+        phrase_words: set[str] = set()
+        token_words: set[str] = set()
         self._regex_rules: list[tuple[int, re.Pattern[str] | None, list[re.Pattern[str]]]] = []
         for index, rule in enumerate(rules):
             for j, phrase in enumerate(rule.phrases):
                 key = f"{index}:p{j}"
-                patterns.append({"label": rule.category, "pattern": phrase, "id": key})
+                phrase_patterns.append({"label": rule.category, "pattern": phrase, "id": key})
                 self._pattern_text[key] = (index, "phrase", phrase)
-                triggers |= _case_variants(phrase)
-                ruler_words |= _case_variants(phrase)
+                phrase_words |= _case_variants(phrase)
             for j, tokens in enumerate(rule.tokens):
                 key = f"{index}:t{j}"
-                patterns.append({"label": rule.category, "pattern": list(tokens), "id": key})
+                token_patterns.append({"label": rule.category, "pattern": list(tokens), "id": key})
                 self._pattern_text[key] = (index, "tokens", repr(list(tokens)))
             for j, pattern in enumerate(rule.regex):
                 self._pattern_text[f"{index}:r{j}"] = (index, "regex", pattern)
-            for trigger in rule.triggers:
-                triggers |= _case_variants(trigger)
-                if rule.tokens:
-                    ruler_words |= _case_variants(trigger)
+            rule_triggers = {v for t in rule.triggers for v in _case_variants(t)}
+            triggers |= rule_triggers
+            if rule.tokens:
+                token_words |= rule_triggers
             if rule.regex:
-                rule_triggers = trie_regex({v for t in rule.triggers for v in _case_variants(t)})
-                self._regex_rules.append((index, rule_triggers, [re.compile(p) for p in rule.regex]))
-        ruler.add_patterns(patterns)  # type: ignore[attr-defined]
-        self._ruler = ruler
+                self._regex_rules.append((index, trie_regex(rule_triggers), [re.compile(p) for p in rule.regex]))
+        self._phrase_ruler.add_patterns(phrase_patterns)  # type: ignore[attr-defined]
+        self._token_ruler.add_patterns(token_patterns)  # type: ignore[attr-defined]
+        triggers |= phrase_words
         self._prefilter = trie_regex(triggers)
         # The prefilter reports the shortest trigger at a position; it stands for every longer
-        # word it is a prefix of, so it needs the ruler if any of those is a phrase/token trigger.
+        # word it is a prefix of, so a ruler is needed if any of those is one of its words.
         ordered = sorted(triggers)
-        self._needs_ruler = {word: any(w in ruler_words for w in _extensions(ordered, word)) for word in triggers}
+        self._needs: dict[str, tuple[bool, bool]] = {}
+        for word in triggers:
+            longer = _extensions(ordered, word)
+            self._needs[word] = (any(w in phrase_words for w in longer), any(w in token_words for w in longer))
 
     def _make_doc(self, text: str) -> Doc:
         """What the char segmenter makes (one token per character), built directly when the text
@@ -138,9 +148,9 @@ class RuleMatcher:
             return self.nlp.make_doc(text)
         return Doc(self.nlp.vocab, words=list(text), spaces=[False] * len(text))
 
-    def candidate_sentences(self, text: str) -> list[tuple[int, int, bool]]:
-        """Sentences holding at least one trigger, each with whether the SpanRuler could match
-        in it; sentences without a trigger never reach spaCy."""
+    def candidate_sentences(self, text: str) -> list[tuple[int, int, bool, bool]]:
+        """Sentences holding at least one trigger, each with whether the phrase / token rulers
+        could match in it; sentences without a trigger never reach spaCy."""
         if self._prefilter is None:
             return []
         first = self._prefilter.search(text)
@@ -148,16 +158,18 @@ class RuleMatcher:
             return []
         spans = sentence_spans(text)
         starts = [s for s, _ in spans]
-        chosen: dict[int, bool] = {}
+        chosen: dict[int, tuple[bool, bool]] = {}
         for m in self._prefilter.finditer(text, first.start()):
             i = bisect.bisect_right(starts, m.start()) - 1
-            chosen[i] = chosen.get(i, False) or self._needs_ruler.get(m.group(), True)
-        return [(*spans[i], ruler) for i, ruler in chosen.items() if i >= 0]
+            phrase, token = chosen.get(i, (False, False))
+            need_phrase, need_token = self._needs.get(m.group(), (True, True))
+            chosen[i] = (phrase or need_phrase, token or need_token)
+        return [(*spans[i], phrase, token) for i, (phrase, token) in chosen.items() if i >= 0]
 
     def find(self, text: str) -> list[Hit]:
         """Every raw hit (before gates) in ``text``, in text offsets."""
         hits: list[Hit] = []
-        for s_start, s_end, use_ruler in self.candidate_sentences(text):
+        for s_start, s_end, use_phrases, use_tokens in self.candidate_sentences(text):
             sentence = text[s_start:s_end]
             found = [
                 (index, j, m.start(), m.end())
@@ -166,11 +178,13 @@ class RuleMatcher:
                 for j, regex in enumerate(compiled)
                 for m in regex.finditer(sentence)
             ]
-            if not found and not use_ruler:
+            if not (found or use_phrases or use_tokens):
                 continue  # only regex triggers here, and no regex matched: spaCy has nothing to do
             doc = self._make_doc(sentence)
-            if use_ruler:
-                doc = self._ruler(doc)
+            if use_phrases:
+                doc = self._phrase_ruler(doc)
+            if use_tokens:
+                doc = self._token_ruler(doc)
             if SPANS_KEY not in doc.spans:
                 doc.spans[SPANS_KEY] = []
             group = doc.spans[SPANS_KEY]
