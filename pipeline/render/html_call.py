@@ -194,7 +194,7 @@ def _legend(views: list[FlagView]) -> str:
         return '<p class="legend none">本通电话没有自动标记。</p>'
     items = "".join(f"<li>{flag_chip(v)} × {n}</li>" for v, n in counts.values())
     return (f'<div class="legend"><span>图例：</span><ul>{items}</ul>'
-            f'<span class="low sample">请核听</span><span class="legend-note">= 识别把握不大的字词</span></div>')
+            f'<span class="legend-note"><span class="low sample">请核听</span> = 识别把握不大的字词</span></div>')
 
 
 def _turns(transcript: Transcript, views: list[FlagView], corrections: Mapping[int, Mapping[str, Any]]) -> str:

@@ -28,7 +28,8 @@ def _call_json(store: CaseStore, call: CallRow) -> dict[str, Any]:
         "id": call.id, "number": call.number, "contact_name": call.contact_name, "start_time": call.start_time,
         "direction": DIRECTION_LABELS.get(call.direction or "", "方向未知"), "duration": call.duration,
         "status": call.status, "error": call.error, "file": call.source_path.replace("\\", "/").rsplit("/", 1)[-1],
-        "label": f"{call.number or '号码未知'} · {start or '时间未知'}", "speakers": speakers,
+        "label": f"{call.number or '号码未知'} · {start or '时间未知'}",
+        "short": f"{call.number or '号码未知'} {start[5:] if start else '时间未知'}", "speakers": speakers,
     }
 
 

@@ -29,6 +29,7 @@
     var mm = (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
     return h ? h + ":" + mm : mm;
   }
+  function span(a, b) { return clock(a) === clock(b) ? clock(a) : clock(a) + "–" + clock(b); }
   function api(method, path, body) {
     var opts = { method: method, headers: { "X-Callproof-Token": TOKEN } };
     if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
@@ -105,7 +106,7 @@
       .concat(Object.keys(present).filter(function (k) { return !S.catById[k]; }).map(function (k) { return { code: k, label: k }; }))
       .map(function (c) { return { value: c.code, label: c.label, test: function (f) { return f.category === c.code; } }; }), "category");
     fillSelect($("f-call"), "全部通话", S.callOrder.map(function (id) {
-      return { value: id, label: S.calls[id].label, test: function (f) { return f.call_id === id; } };
+      return { value: id, label: S.calls[id].short, test: function (f) { return f.call_id === id; } };
     }), "call");
     fillSelect($("f-speaker"), "全部说话人", ["collector", "borrower", "third_party", "unknown", "call"].map(function (k) {
       return { value: k, label: SPEAKER_LABELS[k], hideEmpty: true, test: function (f) { return speakerKey(f) === k; } };
@@ -165,7 +166,13 @@
       if (on) li.scrollIntoView({ block: "nearest" });
     });
     var f = S.byId[id];
-    if (!f) { $("flag-panel").innerHTML = '<p class="empty">没有符合筛选条件的标记。</p>'; return; }
+    if (!f) {
+      $("flag-panel").innerHTML = '<p class="empty">没有符合筛选条件的标记。</p>';
+      var only = $("f-call").value;  // a call chosen in the filter stays readable: roles, corrections
+      if (only) detail(only).then(function () { setAudio(only); renderCall(only); }).catch(function (err) { toast(err.message, true); });
+      else { $("call-head").textContent = ""; $("roles").textContent = ""; $("segments").textContent = ""; }
+      return;
+    }
     if (history.replaceState) history.replaceState(null, "", "#flag-" + id);
     renderFlagPanel(f);
     detail(f.call_id).then(function () { if (S.selected === id) { setAudio(f.call_id); renderCall(f.call_id); } })
@@ -182,7 +189,7 @@
     if (!S.catById[f.category]) catSelect.appendChild(el("option", { value: f.category, text: f.category }));
     catSelect.value = f.category;
     if (f.level === "call") catSelect.disabled = true;
-    var when = call.label + " · " + (f.level === "call" ? "整通电话" : clock(f.start_s) + "–" + clock(f.end_s) + " · " + f.role_label);
+    var when = call.label + " · " + (f.level === "call" ? "整通电话" : span(f.start_s, f.end_s) + " · " + f.role_label);
     panel.appendChild(el("div", { cls: "fp-head" }, [
       el("span", { cls: "chip", colour: c.colour, text: c.label }), catSelect,
       f.category_original ? el("span", { cls: "tag", text: "机器原判：" + cat(f.category_original).label }) : null,

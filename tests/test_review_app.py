@@ -1,0 +1,354 @@
+"""The review app: HTTP contract (token, Host, Range, JSON actions) and, in real headless Chromium,
+what a reviewer does: play a flag, accept/reject with the keyboard, correct a segment, reload."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from click.testing import CliRunner
+from review_fixtures import SAMPLES, build_case
+
+from pipeline.commands.review_cmd import review_command
+from pipeline.render.html_case import call_page_path, write_case_html
+from pipeline.review import ReviewServer
+from pipeline.store import CaseStore
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+OUTPUT = Path(__file__).resolve().parent / "_output"
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+class Running:
+    def __init__(self, case_dir: Path, samples: Path = SAMPLES) -> None:
+        self.case_dir = case_dir
+        self.store = build_case(case_dir, samples)
+        self.server = ReviewServer(self.store)
+        self.thread = self.server.start_in_thread()
+
+    def request(self, method: str, path: str, *, token: bool = True, headers: dict[str, str] | None = None,
+                body: object = None) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        sep = "&" if "?" in path else "?"
+        url = f"{path}{sep}token={self.server.token}" if token else path
+        data = json.dumps(body).encode() if body is not None else None
+        all_headers = {"Content-Type": "application/json"} if data else {}
+        all_headers.update(headers or {})
+        conn.request(method, url, body=data, headers=all_headers)
+        response = conn.getresponse()
+        payload = response.read()
+        conn.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
+
+    def fresh_store(self) -> CaseStore:
+        """A second connection: what is really committed to the case file."""
+        return CaseStore.open(self.case_dir)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+        self.store.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    running = Running(tmp_path_factory.mktemp("review_case"))
+    yield running
+    running.stop()
+
+
+def _call(app: Running, suffix: str):
+    return next(c for c in app.store.iter_calls() if c.source_path.endswith(suffix))
+
+
+# ------------------------------------------------------------------ HTTP contract
+
+
+@pytest.mark.parametrize("path", ["/", "/static/review.js", "/api/state", "/audio/{call}", "/api/call/{call}",
+                                  "/favicon.ico"])
+def test_requests_without_the_token_are_refused(app: Running, path: str) -> None:
+    path = path.format(call=_call(app, ".oga").id)
+    status, _, body = app.request("GET", path, token=False)
+    assert status == 403 and "令牌".encode() in body
+    status, _, _ = app.request("GET", path + "?token=wrong", token=False)
+    assert status == 403
+
+
+def test_post_without_token_changes_nothing(app: Running) -> None:
+    flag = app.store.all_flags()[0]
+    status, _, _ = app.request("POST", f"/api/flag/{flag.id}", token=False, body={"status": "accepted"})
+    assert status == 403
+    assert app.store.get_flag(flag.id).status == "pending"
+
+
+def test_foreign_host_header_is_refused(app: Running) -> None:
+    status, _, _ = app.request("GET", "/api/state", headers={"Host": "evil.example:80"})
+    assert status == 403
+
+
+def test_page_and_state_with_token(app: Running) -> None:
+    status, headers, body = app.request("GET", "/")
+    assert status == 200 and "callproof 复核" in body.decode()
+    assert "script-src 'self'" in headers["content-security-policy"]
+    status, _, body = app.request("GET", "/api/state")
+    state = json.loads(body)
+    assert status == 200 and len(state["calls"]) == 4 and len(state["flags"]) == len(app.store.all_flags())
+    flag = next(f for f in state["flags"] if f["level"] == "segment")
+    assert flag["text"][flag["start_char"]:flag["end_char"]] == flag["match"]
+    assert flag["excerpt_start"] == pytest.approx(max(0.0, flag["start_s"] - 3.0))
+
+
+def test_original_audio_is_served_with_ranges(app: Running) -> None:
+    call = _call(app, ".m4a")
+    data = Path(call.source_path).read_bytes()
+    status, headers, body = app.request("GET", f"/audio/{call.id}")
+    assert status == 200 and body == data and headers["accept-ranges"] == "bytes"
+    assert headers["content-type"] == "audio/mp4"
+    status, headers, body = app.request("GET", f"/audio/{call.id}", headers={"Range": "bytes=1000-1999"})
+    assert status == 206 and body == data[1000:2000]
+    assert headers["content-range"] == f"bytes 1000-1999/{len(data)}"
+    status, _, body = app.request("GET", f"/audio/{call.id}", headers={"Range": "bytes=-100"})
+    assert status == 206 and body == data[-100:]
+    status, _, body = app.request("GET", f"/audio/{call.id}", headers={"Range": f"bytes={len(data) - 10}-"})
+    assert status == 206 and body == data[-10:]
+    status, headers, _ = app.request("GET", f"/audio/{call.id}", headers={"Range": f"bytes={len(data)}-"})
+    assert status == 416 and headers["content-range"] == f"bytes */{len(data)}"
+
+
+def test_amr_gets_a_decoded_wav_on_the_same_timeline(app: Running) -> None:
+    call = _call(app, ".amr")
+    status, headers, body = app.request("GET", f"/audio/{call.id}/decoded.wav")
+    assert status == 200 and body[:4] == b"RIFF" and headers["content-type"] == "audio/wav"
+    seconds = (len(body) - 44) / (16000 * 2 * (call.channels or 1))
+    assert seconds == pytest.approx(call.duration, abs=0.1)
+
+
+def test_changed_original_is_not_served(tmp_path: Path) -> None:
+    samples = tmp_path / "samples"
+    shutil.copytree(SAMPLES, samples)
+    running = Running(tmp_path / "case", samples)
+    try:
+        call = _call(running, ".mp3")
+        status, _, _ = running.request("GET", f"/audio/{call.id}", headers={"Range": "bytes=0-99"})
+        assert status == 206
+        original = Path(call.source_path)
+        original.write_bytes(original.read_bytes()[:-1] + b"\0")  # someone edits the recording afterwards
+        status, _, body = running.request("GET", f"/audio/{call.id}")
+        assert status == 409 and "SHA-256" in body.decode()
+    finally:
+        running.stop()
+
+
+def test_actions_are_written_with_custody_events(app: Running) -> None:
+    call = _call(app, ".mp3")
+    flags = [f for f in app.store.call_flags(call.id) if f.level == "segment"]
+    events_before = len(app.store.custody_events())
+    status, _, body = app.request("POST", f"/api/flag/{flags[0].id}", body={"status": "accepted", "note": "听过录音"})
+    assert status == 200 and json.loads(body)["status"] == "accepted"
+    status, _, body = app.request("POST", f"/api/flag/{flags[1].id}", body={"category": "VIOLENCE_THREAT"})
+    assert status == 200 and json.loads(body)["category_original"] == flags[1].category
+    status, _, body = app.request("POST", f"/api/segment/{call.id}/2", body={"text": "改正后的文字"})
+    assert status == 200 and json.loads(body)["corrected_text"] == "改正后的文字"
+    status, _, body = app.request("POST", f"/api/role/{call.id}/S1", body={"role": "third_party"})
+    assert status == 200 and {s["speaker"]: s["role"] for s in json.loads(body)["call"]["speakers"]}["S1"] == "third_party"
+    with app.fresh_store() as store:
+        assert store.get_flag(flags[0].id).status == "accepted" and store.get_flag(flags[0].id).note == "听过录音"
+        assert store.get_flag(flags[1].id).category == "VIOLENCE_THREAT"
+        seg = store.segments(call.id)[2]
+        assert seg.corrected_text == "改正后的文字" and seg.text != "改正后的文字" and seg.corrected_by
+        events = store.custody_events()[events_before:]
+        assert [e.action for e in events] == ["review", "review", "correct", "role"]
+        assert events[0].detail["before"]["status"] == "pending" and events[0].detail["after"]["status"] == "accepted"
+        assert not store.verify_custody()
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/api/flag/{flag}", {"status": "maybe"}, 400),
+    ("/api/flag/{flag}", {"category": "NOT_A_CATEGORY"}, 400),
+    ("/api/flag/{flag}", {"note": 5}, 400),
+    ("/api/flag/999999", {"status": "accepted"}, 404),
+    ("/api/role/{call}/S0", {"role": "boss"}, 400),
+    ("/api/segment/{call}/999", {"text": "x"}, 404),
+])
+def test_bad_actions_are_refused_in_chinese(app: Running, path: str, body: dict, status: int) -> None:
+    flag = app.store.all_flags()[-1]
+    got, _, payload = app.request("POST", path.format(flag=flag.id, call=flag.call_id), body=body)
+    assert got == status
+    assert json.loads(payload)["error"]
+    assert app.store.get_flag(flag.id).status == flag.status
+
+
+def test_cli_refuses_a_folder_that_is_not_a_case(tmp_path: Path) -> None:
+    result = CliRunner().invoke(review_command, [str(tmp_path), "--no-browser"])
+    assert result.exit_code == 2
+    assert "不是案件文件夹" in result.output
+
+
+def test_cli_serves_until_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    CaseStore.open(tmp_path).close()
+    started: list[ReviewServer] = []
+
+    def serve_once(self: ReviewServer, poll_interval: float = 0.5) -> None:
+        started.append(self)
+        status = _get(self, "/api/state")
+        assert status == 200
+        raise KeyboardInterrupt  # what Ctrl+C does
+
+    monkeypatch.setattr(ReviewServer, "serve_forever", serve_once)
+    result = CliRunner().invoke(review_command, [str(tmp_path), "--no-browser"])
+    assert result.exit_code == 0, result.output
+    assert started[0].url in result.output and "127.0.0.1" in started[0].url
+    assert "所有操作均已保存" in result.output
+
+
+def _get(server: ReviewServer, path: str) -> int:
+    def fetch(out: list[int]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", f"{path}?token={server.token}")
+        out.append(conn.getresponse().status)
+        conn.close()
+
+    out: list[int] = []
+    handler = threading.Thread(target=server.handle_request)
+    handler.start()
+    fetch(out)
+    handler.join(timeout=10)
+    return out[0]
+
+
+# ------------------------------------------------------------------ real browser
+
+
+def _chromium(playwright):
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@pytest.fixture
+def browser_page():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (/usr/bin/chromium): apt-get install -y chromium fonts-noto-cjk")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as playwright:
+        browser = _chromium(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        yield page
+        browser.close()
+
+
+def _wait(page, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll a JS expression until true (wait_for_function would need eval, which the page's CSP forbids)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(50)
+
+
+def _flag_ids(page) -> list[int]:
+    return [int(x) for x in page.eval_on_selector_all("li.item", "items => items.map(i => i.dataset.id)")]
+
+
+@pytest.mark.browser
+def test_reviewer_flow_in_chromium(tmp_path: Path, browser_page) -> None:
+    running = Running(tmp_path / "case")
+    page = browser_page
+    try:
+        call = _call(running, ".oga")
+        page.goto(running.server.url)
+        page.wait_for_selector("li.item")
+        page.select_option("#f-call", call.id)
+        _wait(page, f"document.querySelectorAll('li.item').length === {len(running.store.call_flags(call.id))}")
+        ids = _flag_ids(page)
+        first, second, third = (running.store.get_flag(i) for i in ids[1:4])
+        machine_text = running.store.segments(call.id)[third.segment_idx].text
+        assert first.start_s > 3.0  # so that its excerpt starts after 0
+
+        page.click(f'li.item[data-id="{first.id}"]')
+        page.wait_for_selector("#segments .seg.current")
+        page.keyboard.press("p")  # play the excerpt: the player jumps to 3 s before the flag
+        _wait(page, "document.getElementById('player').currentTime > 1")
+        now = page.evaluate("document.getElementById('player').currentTime")
+        assert first.start_s - 3.0 - 0.05 <= now <= first.end_s + 3.0
+        assert page.evaluate("document.getElementById('player').src").endswith(f"/audio/{call.id}?token={running.server.token}")
+
+        page.keyboard.press("a")  # accept; the next pending flag is selected
+        _wait(page, "document.getElementById('count-accepted').textContent.includes('1')")
+        page.wait_for_selector(f'li.item.selected[data-id="{second.id}"]')
+        page.keyboard.press("r")
+        _wait(page, "document.getElementById('count-rejected').textContent.includes('1')")
+        page.wait_for_selector(f'li.item.selected[data-id="{third.id}"]')
+
+        page.keyboard.press("e")  # correct the text of the selected flag's segment
+        editor = page.wait_for_selector(f"#seg-{third.segment_idx} .editor textarea")
+        editor.fill("我们的人已经出发了，马上到你家楼下。（人工校对）")
+        page.keyboard.press("Control+Enter")
+        page.wait_for_selector(f"#seg-{third.segment_idx} .corrected")
+        page.keyboard.press("n")
+        page.keyboard.type("录音 00:20 处可听清")
+        _wait(page, "document.getElementById('note-saved').textContent.includes('已保存')")
+
+        with running.fresh_store() as store:  # committed to the case file, not only in the page
+            assert store.get_flag(first.id).status == "accepted"
+            assert store.get_flag(second.id).status == "rejected"
+            assert store.get_flag(third.id).note == "录音 00:20 处可听清"
+            seg = store.segments(call.id)[third.segment_idx]
+            assert seg.corrected_text == "我们的人已经出发了，马上到你家楼下。（人工校对）"
+            assert seg.text == machine_text  # the machine text is kept beside the correction
+            assert [e.action for e in store.custody_events()[-4:]] == ["review", "review", "correct", "review"]
+
+        page.reload()  # everything is still there after a reload
+        page.wait_for_selector("li.item")
+        page.uncheck("#f-pending")
+        page.select_option("#f-call", call.id)
+        page.wait_for_selector(f'li.item.s-accepted[data-id="{first.id}"]')
+        assert page.text_content(f'li.item[data-id="{first.id}"] .st') == "已确认"
+        assert page.text_content(f'li.item[data-id="{second.id}"] .st') == "已排除"
+        page.click(f'li.item[data-id="{third.id}"]')
+        assert "人工校对" in page.text_content(f"#seg-{third.segment_idx} .corrected")
+        assert page.input_value("#note") == "录音 00:20 处可听清"
+
+        assert page.evaluate("fetch('api/state').then(r => r.status)") == 403  # no token header
+        OUTPUT.mkdir(exist_ok=True)
+        page.click(f'li.item[data-id="{second.id}"]')
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(OUTPUT / "review_page.png"))
+    finally:
+        running.stop()
+
+
+@pytest.mark.browser
+def test_call_page_plays_from_a_flag_in_chromium(tmp_path: Path, browser_page) -> None:
+    store = build_case(tmp_path)
+    try:
+        write_case_html(tmp_path, store)
+        call = next(c for c in store.iter_calls() if c.source_path.endswith(".mp3"))
+        flag = next(f for f in store.call_flags(call.id) if f.level == "segment" and f.start_s > 5)
+    finally:
+        store.close()
+    page = browser_page
+    page.goto(call_page_path(tmp_path, call.id).as_uri())
+    number = page.get_attribute(f'li[data-flag-id="{flag.id}"]', "id").removeprefix("detail-")
+    mark = page.locator(f"#flag-{number}")
+    mark.hover()  # the explanation appears
+    page.wait_for_selector("#tip:not([hidden])")
+    assert "法律依据" in page.text_content("#tip")
+    mark.click()
+    _wait(page, "document.getElementById('player').currentTime > 4")
+    assert page.evaluate("document.getElementById('player').currentTime") == pytest.approx(flag.start_s, abs=1.0)
+    assert page.evaluate("document.getElementById('audio-error').hidden")  # mp3 plays from file://
+    OUTPUT.mkdir(exist_ok=True)
+    page.mouse.move(0, 0)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(OUTPUT / "call_page.png"))
+    page.goto((tmp_path / "index.html").as_uri())
+    page.screenshot(path=str(OUTPUT / "case_index.png"))
+    assert urlsplit(page.url).scheme == "file"
