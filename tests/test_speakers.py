@@ -21,6 +21,7 @@ from pipeline.speakers import (
     channels_are_distinct,
     diarize,
     merge_channel_segments,
+    parse_num_speakers,
     recording_turns,
     role_evidence,
     role_label,
@@ -344,3 +345,16 @@ def test_channel_turns_speaker_is_the_channel(stereo_call: np.ndarray) -> None:
         mid = (turn.start + turn.end) / 2
         ref = [spk for s, e, spk in truth if s - 0.3 <= mid <= e + 0.3]
         assert ref == [{"S0": "A", "S1": "B"}[turn.speaker]]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("auto", None), ("AUTO", None), (None, None), ("2", 2), (3, 3)]
+)
+def test_parse_num_speakers(value, expected) -> None:
+    assert parse_num_speakers(value) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "9", "two"])
+def test_parse_num_speakers_rejects_bad_values(value: str) -> None:
+    with pytest.raises(ValueError):
+        parse_num_speakers(value)

@@ -31,6 +31,16 @@ class DiarizeOptions:
     vad_pad_ms: int = 60
 
 
+def parse_num_speakers(value: str | int | None) -> int | None:
+    """``--speakers`` value: a count 1..8, or "auto" (None); raises ValueError otherwise."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    count = int(value)
+    if not 1 <= count <= 8:
+        raise ValueError(f"speakers must be 1-8 or auto, got {value!r}")
+    return count
+
+
 def speech_regions(mono16k: np.ndarray, options: DiarizeOptions | None = None) -> list[tuple[float, float]]:
     """Speech (start, end) seconds from faster-whisper's bundled Silero VAD (ONNX, no download)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps

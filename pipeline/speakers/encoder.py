@@ -29,6 +29,7 @@ N_FFT = 400  # 25 ms
 N_MELS = 40
 WINDOW_FRAMES = 160  # 1.6 s, the partial-utterance length the encoder was trained on
 AUDIO_NORM_DBFS = -30.0
+BATCH = 128  # windows per LSTM pass
 
 _STORAGE_DTYPES = {
     "FloatStorage": np.float32,
@@ -189,8 +190,11 @@ class SpeakerEncoder:
 
     def embed_windows(self, mels: np.ndarray) -> np.ndarray:
         """``mels``: (n, frames, 40) -> (n, 256); the LSTM's last hidden state of the top layer."""
+        if len(mels) == 0:
+            return np.zeros((0, 256), dtype=np.float32)
         with single_threaded_blas():
-            return self._embed(mels)
+            # Batches bound the memory: the LSTM keeps (frames, batch, 1024) gate inputs.
+            return np.concatenate([self._embed(mels[i : i + BATCH]) for i in range(0, len(mels), BATCH)])
 
     def _embed(self, mels: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(mels.astype(np.float32).transpose(1, 0, 2))  # (steps, n, features)
