@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.speakers.der import DerResult, diarization_error_rate  # noqa: E402
-from pipeline.speakers.diarize import diarize, speech_regions  # noqa: E402
+from pipeline.speakers.diarization import diarize, speech_regions  # noqa: E402
 from pipeline.speakers.stereo import channel_turns, channels_are_distinct  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

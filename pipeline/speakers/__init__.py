@@ -5,7 +5,7 @@ Stereo with one party per channel: ``channels_are_distinct`` -> transcribe each 
 """
 
 from pipeline.speakers.assign import assign_speakers
-from pipeline.speakers.diarize import DiarizeOptions, Turn, diarize, parse_num_speakers, speech_regions
+from pipeline.speakers.diarization import DiarizeOptions, Turn, diarize, parse_num_speakers, speech_regions
 from pipeline.speakers.roles import (
     ROLE_LABELS_ZH,
     apply_roles,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
-from pipeline.speakers.diarize import Turn
+from pipeline.speakers.diarization import Turn
 from pipeline.transcript import Segment, Word
 
 MIN_RUN_S = 0.3  # a shorter speaker run inside a segment is absorbed by its longer neighbour

@@ -6,7 +6,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from pipeline.speakers.diarize import SAMPLE_RATE, DiarizeOptions, Turn, diarize, merge_turns, speech_regions
+from pipeline.speakers.diarization import (
+    SAMPLE_RATE,
+    DiarizeOptions,
+    Turn,
+    diarize,
+    merge_turns,
+    speech_regions,
+)
 from pipeline.transcript import Segment
 
 FRAME = SAMPLE_RATE // 20  # 50 ms energy frames

@@ -184,15 +184,12 @@ def diarize(
 
 
 def merge_turns(turns: list[Turn], max_gap: float) -> list[Turn]:
-    """Join consecutive turns of one speaker separated by at most ``max_gap`` seconds of silence."""
+    """Join a turn to the previous one when the same speaker goes on after at most ``max_gap`` s."""
     merged: list[Turn] = []
     for turn in sorted(turns, key=lambda t: (t.start, t.end)):
-        prev = next((m for m in reversed(merged) if m.speaker == turn.speaker), None)
-        others_between = prev is not None and any(
-            m.speaker != turn.speaker and m.start >= prev.end for m in merged[merged.index(prev) + 1 :]
-        )
-        if prev is not None and not others_between and turn.start - prev.end <= max_gap:
-            merged[merged.index(prev)] = Turn(prev.start, max(prev.end, turn.end), prev.speaker)
+        prev = merged[-1] if merged else None
+        if prev is not None and prev.speaker == turn.speaker and turn.start - prev.end <= max_gap:
+            merged[-1] = Turn(prev.start, max(prev.end, turn.end), prev.speaker)
         else:
             merged.append(turn)
     return merged
