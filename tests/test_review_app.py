@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
 import threading
 import time
@@ -170,6 +171,25 @@ def test_actions_are_written_with_custody_events(app: Running) -> None:
         assert [e.action for e in events] == ["review", "review", "correct", "role"]
         assert events[0].detail["before"]["status"] == "pending" and events[0].detail["after"]["status"] == "accepted"
         assert not store.verify_custody()
+
+
+def test_decisions_refresh_the_case_pages(tmp_path: Path) -> None:
+    running = Running(tmp_path)
+    try:
+        write_case_html(tmp_path, running.store)
+        call = _call(running, ".oga")
+        flag = next(f for f in running.store.call_flags(call.id) if f.level == "segment")
+        page = call_page_path(tmp_path, call.id)
+        assert '<mark class="flag accepted"' not in page.read_text(encoding="utf-8")
+        status, _, _ = running.request("POST", f"/api/flag/{flag.id}", body={"status": "accepted"})
+        assert status == 200
+        assert '<mark class="flag accepted"' in page.read_text(encoding="utf-8")
+        status, _, _ = running.request("POST", f"/api/flag/{flag.id}", body={"status": "rejected"})
+        assert f'data-flag-id="{flag.id}"' not in page.read_text(encoding="utf-8")
+        index = (tmp_path / "index.html").read_text(encoding="utf-8")
+        assert re.search(r"<td class=\"num\">1</td></tr>", index)  # one rejected in the category table
+    finally:
+        running.stop()
 
 
 @pytest.mark.parametrize(("path", "body", "status"), [

@@ -58,18 +58,21 @@ def write_call_html(case_dir: Path, store: CaseStore, call: CallRow) -> Path | N
     return page
 
 
-def write_case_html(case_dir: Path, store: CaseStore) -> list[Path]:
-    """Render every transcribed call's page and the case index; returns the files written."""
+def write_index_html(case_dir: Path, store: CaseStore) -> Path:
+    """CASE_DIR/index.html, linking every call page that exists."""
     case_dir = Path(case_dir)
-    written: list[Path] = []
-    calls: list[dict[str, Any]] = []
+    calls = []
     for call in store.iter_calls():
-        page = write_call_html(case_dir, store, call)
-        if page is not None:
-            written.append(page)
-        calls.append(call_summary(call, page.relative_to(case_dir).as_posix() if page else None))
+        page = call_page_path(case_dir, call.id)
+        calls.append(call_summary(call, page.relative_to(case_dir).as_posix() if page.is_file() else None))
     flags = [{"call_id": f.call_id, "category": f.category, "status": f.status} for f in store.all_flags()]
     index = case_dir / INDEX_NAME
     atomic_write_text(index, render_case_index(calls, flags))
-    written.append(index)
-    return written
+    return index
+
+
+def write_case_html(case_dir: Path, store: CaseStore) -> list[Path]:
+    """Render every transcribed call's page and the case index; returns the files written."""
+    case_dir = Path(case_dir)
+    written = [page for call in store.iter_calls() if (page := write_call_html(case_dir, store, call))]
+    return [*written, write_index_html(case_dir, store)]

@@ -13,6 +13,9 @@ rebinding); anything else gets 403. Routes:
     POST /api/flag/<id>                     {status?, note?, category?}
     POST /api/segment/<call_id>/<idx>       {text}
     POST /api/role/<call_id>/<speaker>      {role}
+
+A POST answers only after the store committed the change (with its custody event) and, when the
+case's HTML was written, after the call's page and the index were re-rendered to match.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from pipeline.render.html_case import call_page_path, write_call_html, write_index_html
 from pipeline.review import api
 from pipeline.review.media import MediaCache, OriginalChanged, RangeNotSatisfiable, content_type, parse_range
 from pipeline.store import CaseStore, NotFoundError
@@ -49,6 +53,7 @@ class ReviewServer(ThreadingHTTPServer):
         self.store = store
         self.token = token or secrets.token_urlsafe(24)
         self.media = MediaCache()
+        self._pages_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), ReviewHandler)
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
 
@@ -59,6 +64,17 @@ class ReviewServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/?token={self.token}"
+
+    def refresh_pages(self, call_id: str) -> None:
+        """Keep the case's HTML (if it was written) in step with the decision just saved."""
+        if not call_page_path(self.store.case_dir, call_id).is_file():
+            return
+        try:
+            with self._pages_lock:  # two clicks at once must not write the same temp file together
+                write_call_html(self.store.case_dir, self.store, self.store.get_call(call_id))
+                write_index_html(self.store.case_dir, self.store)
+        except Exception as exc:  # the decision is saved either way; the pages catch up on the next run
+            print(f"无法更新案件网页 (could not refresh the case HTML): {exc!r}", file=sys.stderr)
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="callproof-review", daemon=True)
@@ -232,10 +248,16 @@ class ReviewHandler(BaseHTTPRequestHandler):
                    extra, head_only)
 
     def _post_flag(self, flag_id: str, head_only: bool = False) -> None:
-        self._json(HTTPStatus.OK, api.review_flag(self.server.store, int(flag_id), self._body()))
+        flag = api.review_flag(self.server.store, int(flag_id), self._body())
+        self.server.refresh_pages(flag["call_id"])
+        self._json(HTTPStatus.OK, flag)
 
     def _post_segment(self, call_id: str, idx: str, head_only: bool = False) -> None:
-        self._json(HTTPStatus.OK, api.correct_segment(self.server.store, call_id, int(idx), self._body()))
+        segment = api.correct_segment(self.server.store, call_id, int(idx), self._body())
+        self.server.refresh_pages(call_id)
+        self._json(HTTPStatus.OK, segment)
 
     def _post_role(self, call_id: str, speaker: str, head_only: bool = False) -> None:
-        self._json(HTTPStatus.OK, api.set_role(self.server.store, call_id, speaker, self._body()))
+        detail = api.set_role(self.server.store, call_id, speaker, self._body())
+        self.server.refresh_pages(call_id)
+        self._json(HTTPStatus.OK, detail)

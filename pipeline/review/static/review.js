@@ -394,6 +394,7 @@
   // ------------------------------------------------------------------ keyboard and clicks
   function onKey(e) {
     var tag = (e.target.tagName || "").toLowerCase();
+    if (!$("help").hidden && e.key !== "Escape") { if (e.key === "?") e.preventDefault(); return; }
     if (e.key === "Escape") { $("help").hidden = true; if (tag === "textarea" || tag === "select" || tag === "input") e.target.blur(); return; }
     if (tag === "textarea" && e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "note") { e.preventDefault(); saveNote(); e.target.blur(); return; }
     if (tag === "textarea" || tag === "input" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) return;
