@@ -27,7 +27,6 @@ SAMPLE_RATE = 16000
 HOP = 160  # 10 ms
 N_FFT = 400  # 25 ms
 N_MELS = 40
-WINDOW_FRAMES = 160  # 1.6 s, the partial-utterance length the encoder was trained on
 AUDIO_NORM_DBFS = -30.0
 BATCH = 128  # windows per LSTM pass
 
@@ -72,10 +71,13 @@ class _TensorRef:
     stride: tuple[int, ...]
 
     def array(self) -> np.ndarray:
-        assert self.storage.data is not None
-        item = self.storage.data.itemsize
+        data = self.storage.data
+        last = self.offset + sum((n - 1) * st for n, st in zip(self.size, self.stride, strict=True) if n > 0)
+        if data is None or self.offset < 0 or min(self.stride, default=0) < 0 or last >= len(data):
+            raise pickle.UnpicklingError("tensor outside its storage in weights file")
+        item = data.itemsize
         view = np.lib.stride_tricks.as_strided(
-            self.storage.data[self.offset :],
+            data[self.offset :],
             shape=self.size,
             strides=tuple(s * item for s in self.stride),
         )
