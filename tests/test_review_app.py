@@ -7,6 +7,7 @@ import http.client
 import json
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -212,6 +213,17 @@ def test_cli_refuses_a_folder_that_is_not_a_case(tmp_path: Path) -> None:
     result = CliRunner().invoke(review_command, [str(tmp_path), "--no-browser"])
     assert result.exit_code == 2
     assert "不是案件文件夹" in result.output
+
+
+def test_cli_reports_a_busy_port(tmp_path: Path) -> None:
+    CaseStore.open(tmp_path).close()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(review_command, [str(tmp_path), "--no-browser", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"无法在 127.0.0.1:{port} 启动复核服务" in result.output
 
 
 def test_cli_serves_until_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -193,6 +193,7 @@
     panel.appendChild(el("div", { cls: "fp-head" }, [
       el("span", { cls: "chip", colour: c.colour, text: c.label }), catSelect,
       f.category_original ? el("span", { cls: "tag", text: "机器原判：" + cat(f.category_original).label }) : null,
+      f.stale ? el("span", { cls: "tag", text: "新规则已不再产生此标记（保留您的复核）" }) : null,
       el("span", { cls: "st s-" + f.status, id: "flag-status", text: f.status_label }),
       el("span", { cls: "when", text: when })]));
     var context = el("div", { cls: "fp-context", id: "flag-context" });
