@@ -263,3 +263,9 @@ def test_case_without_calls_renders_an_empty_index(tmp_path: Path) -> None:
     with CaseStore.open(tmp_path) as store:
         assert write_case_html(tmp_path, store) == [tmp_path / "index.html"]
     assert "共 0 通电话" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_write_case_html_is_importable_from_html_index() -> None:
+    from pipeline.render.html_index import write_case_html as via_index
+
+    assert via_index is write_case_html

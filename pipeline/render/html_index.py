@@ -172,3 +172,13 @@ def render_case_index(calls: list[Mapping[str, Any]], flags: list[Mapping[str, A
         f"<section><h2>全部通话</h2>{_call_table(list(calls), list(flags))}</section>",
         f"<footer><p>{escape(MACHINE_NOTICE)}</p></footer></div></body></html>\n",
     ])
+
+
+def __getattr__(name: str) -> object:
+    """``write_case_html`` lives in html_case (it needs the store); importable from here too, lazily
+    (a top-level import would be circular)."""
+    if name in ("write_case_html", "write_index_html"):
+        from pipeline.render import html_case
+
+        return getattr(html_case, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
