@@ -358,3 +358,11 @@ def test_parse_num_speakers(value, expected) -> None:
 def test_parse_num_speakers_rejects_bad_values(value: str) -> None:
     with pytest.raises(ValueError):
         parse_num_speakers(value)
+
+
+def test_default_weights_are_resemblyzers_verified_file() -> None:
+    from pipeline.speakers.encoder import WEIGHTS_SHA256, default_weights_path, sha256_of
+
+    path = default_weights_path()
+    assert path.name == "pretrained.pt" and sha256_of(path) == WEIGHTS_SHA256
+    assert load_encoder().layers[0][0].shape == (40, 1024)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import hashlib
 import importlib.util
 import pickle
 import struct
@@ -29,6 +30,9 @@ N_FFT = 400  # 25 ms
 N_MELS = 40
 AUDIO_NORM_DBFS = -30.0
 BATCH = 128  # windows per LSTM pass
+MODEL_NAME = "resemblyzer-0.1.4-pretrained"
+# SHA-256 of resemblyzer 0.1.4's pretrained.pt; recorded in outputs as the speaker model's hash.
+WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
 
 _STORAGE_DTYPES = {
     "FloatStorage": np.float32,
@@ -49,7 +53,14 @@ def default_weights_path() -> Path:
     path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
     if not path.is_file():
         raise ConfigError(f"说话人模型文件缺失 (speaker model file missing): {path}")
+    if sha256_of(path) != WEIGHTS_SHA256:
+        raise ConfigError(f"说话人模型文件校验失败 (speaker model file has an unexpected SHA-256): {path}")
     return path
+
+
+@lru_cache(maxsize=4)
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class _StorageType:
