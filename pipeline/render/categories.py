@@ -63,7 +63,7 @@ LEGAL_BASIS_LABELS: dict[str, str] = {
 
 STATUS_LABELS = {"pending": "待复核", "accepted": "已确认", "rejected": "已排除"}
 DIRECTION_LABELS = {"incoming": "来电", "outgoing": "去电", "conference": "多方通话"}
-SOURCE_LABELS = {"filename": "文件名", "tag": "文件标签", "mtime": "文件修改时间（推测）", "user": "用户填写",
+SOURCE_LABELS = {"filename": "文件名", "tag": "文件标签", "mtime": "文件修改时间，仅供推测", "user": "用户填写",
                  "sidecar": "录音软件记录"}
 
 
