@@ -114,7 +114,7 @@ class RuleEngine:
         passed: list[str] = []
         checks = {
             "negation": lambda: gates.negated(sentence, s, e, self.settings.negation_window),
-            "question": lambda: gates.borrower_question(sentence, s, e),
+            "question": lambda: gates.borrower_question(sentence, s, e, shadow),
             "quotation": lambda: gates.reported_speech(sentence, s, e),
             "perspective": lambda: gates.borrower_perspective(sentence, s, e),
         }

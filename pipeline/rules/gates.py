@@ -17,13 +17,22 @@ GATE_NAMES = ("negation", "question", "quotation", "perspective", "speaker")
 CLAUSE_BREAK = re.compile(r"[，,、：:；;]")
 _NEG_CUE = re.compile(
     r"(?:不会|不是|没有人|没人|没有|绝不|绝对不|决不|并不|并没有|从不|从来不|从没|从未|未曾|不可能|不能|不可以|"
-    r"不得|不准|禁止|严禁|不允许|不要|不用|不必|无权|不存在|不再|不打算|谁也不|我们不|我们没|别)"
+    r"不得|不准|禁止|严禁|不允许|不要|不用|不必|无权|不存在|不再|不打算|不建议|不提倡|不鼓励|谁也不|我们不|我们没|别)"
     # pseudo-negations that still threaten: 别怪我们 / 不要逼我们 / 不要以为 / 不排除 / 不然
     r"(?!怪|逼|让|然|得不|管|排除|仅|但|光|止|只|以为|觉得|想着|信|见得|客气|是说|好说)"
 )
-_BARE_NEG_BEFORE = re.compile(r"(?:不|没|别|勿|未)[会要再去来用敢想]{0,2}$")
+_BARE_NEG_BEFORE = re.compile(r"(?:不|没|别|勿|未)[会要再去来用敢]{0,2}$")
+# "你不会去借吗？" / "你老婆不是还能出去卖吗？": a rhetorical question, not a negation
+_RHETORICAL = re.compile(r"^(?:不会|不能|不可以|不是|没有)$")
+_RHETORICAL_END = re.compile(r"[吗么嘛][？?！!。]?$")
 _CONSEQUENCE = re.compile(r"就|便|否则|不然|的话|那么|那就|马上|立刻|直接|到时")
-_NEG_AFTER = re.compile(r"^[^，。！？,!?]{0,4}(?:是不可能的|不可能|是不会的|我们不做|是违法的|违法的)")
+_NEG_AFTER = re.compile(
+    r"^[^，。！？,!?]{0,6}(?:是不可能的|不可能|是不会的|我们(?:绝对|是|从来|也)?不(?:会|做|干)|是违法|违法的)"
+)
+# "你们要爆我通讯录" / "你们催收上门": the other side is the agent, so it is the borrower talking
+_OTHER_SIDE_AGENT = re.compile(
+    r"你们(?:这些人|这帮人|催收的?|的人)?(?:要|会|敢|再|还|就|又|都|是不是要?|凭什么|竟然|居然|怎么能|怎么可以|如果|要是|天天|一直|总是|已经)*$"
+)
 
 _QUESTION_MARK = re.compile(r"[？?]")
 _QUESTION_WORD = re.compile(
@@ -66,9 +75,13 @@ def negated(sentence: str, start: int, end: int, window: int = 8) -> bool:
     """A negation cue shortly before the trigger in its clause (or "是不可能的" right after)."""
     clause_start, clause_end = clause_bounds(sentence, start, end)
     prefix = sentence[max(clause_start, start - window) : start]
-    if _BARE_NEG_BEFORE.search(prefix):
+    rhetorical = bool(_RHETORICAL_END.search(sentence[clause_start:clause_end].rstrip()) or _RHETORICAL_END.search(sentence))
+    bare = _BARE_NEG_BEFORE.search(prefix)
+    if bare and not (rhetorical and _RHETORICAL.match(bare.group()[:2])):
         return True
     for cue in reversed(list(_NEG_CUE.finditer(prefix))):
+        if rhetorical and _RHETORICAL.match(cue.group()):
+            continue
         if not _CONSEQUENCE.search(prefix[cue.end() :]):
             return True
     return bool(_NEG_AFTER.search(sentence[end:clause_end]))
@@ -84,11 +97,14 @@ def is_question(sentence: str, start: int, end: int) -> bool:
     )
 
 
-def borrower_question(sentence: str, start: int, end: int) -> bool:
-    """A question not addressed at "you" by the collector: the other party asking or quoting."""
+def borrower_question(sentence: str, start: int, end: int, utterance: str | None = None) -> bool:
+    """A question not addressed at "you" by the collector: the other party asking or quoting.
+
+    ``utterance`` (the speaker's whole turn) is searched for "我": "你是骗子吗？我怎么知道…".
+    """
     if not is_question(sentence, start, end):
         return False
-    return not (_YOU_SINGULAR.search(sentence) and not _I_SINGULAR.search(sentence))
+    return not (_YOU_SINGULAR.search(sentence) and not _I_SINGULAR.search(utterance or sentence))
 
 
 def reported_speech(sentence: str, start: int, end: int) -> bool:
@@ -110,7 +126,11 @@ def reported_speech(sentence: str, start: int, end: int) -> bool:
 
 
 def borrower_perspective(sentence: str, start: int, end: int) -> bool:
-    """The speaker is the one harmed ("打到我单位", "我的通讯录") and "you" is not: not collector speech."""
+    """The speaker is the one harmed ("打到我单位", "我的通讯录") and "you" is not, or "你们" do
+    the deed ("你们爆通讯录我就投诉"): the borrower talking, not collector speech."""
+    clause_start, _ = clause_bounds(sentence, start, end)
+    if _OTHER_SIDE_AGENT.search(sentence, clause_start, start):
+        return True
     return bool(_FIRST_VICTIM.search(sentence)) and not _SECOND_VICTIM.search(sentence)
 
 
