@@ -75,8 +75,7 @@ def speaker_turns(path: Path, transcript: Transcript, settings: RunSettings) -> 
     """Give mono calls speakers by diarization (stereo calls already have one per channel)."""
     if not settings.diarize or transcript.options.get("channel_mode") == "split" or not transcript.segments:
         return transcript
-    from pipeline.speakers.assign import assign_speakers
-    from pipeline.speakers.diarize import diarize
+    from pipeline.speakers import assign_speakers, diarize
 
     turns = diarize(decode(path).mono(), settings.num_speakers)
     transcript.segments = assign_speakers(transcript.segments, turns)
@@ -99,7 +98,7 @@ COLLECTOR_CATEGORIES = {
 def label_speakers(segments: list, rules: RuleEngine, *, direction: str | None,
                    override: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
     """Speaker → role, from who triggers collection rules, call direction and reviewer overrides."""
-    from pipeline.speakers.roles import assign_roles
+    from pipeline.speakers import assign_roles
 
     speakers = {s.speaker for s in segments if s.speaker}
     if not speakers:

@@ -52,3 +52,26 @@ def test_repetition_loop_is_cut_to_two() -> None:
     assert [p.text for p in kept] == ["还钱", "还钱"]
     (s,) = clean_segments([RawSegment(0, 4, "还钱" * 8, pieces)], OPTS).segments
     assert s.text == "还钱还钱"
+
+
+def test_words_squeezed_into_no_time_are_a_hallucination() -> None:
+    speech = seg([("希望", 0.0, 0.52), ("你", 0.52, 0.72), ("还好用。", 0.72, 1.1)])
+    tail = seg([("请", 3.1, 3.46)] + [("稍", 3.46, 3.46)] * 7 + [("\ufffd", 3.46, 3.46)], no_speech_prob=0.67, avg_logprob=-0.71)
+    result = clean_segments([speech, tail], OPTS)
+    assert [s.text for s in result.segments] == ["希望你还好用。"]
+    assert result.dropped[0]["reason"] == "zero_duration_words"
+
+
+def test_broken_byte_tokens_are_removed() -> None:
+    (s,) = clean_segments([seg([("你好", 0.0, 0.5), ("\ufffd", 0.5, 0.6)])], OPTS).segments
+    assert s.text == "你好"
+
+
+def test_a_segment_is_split_at_a_long_pause() -> None:
+    pieces = [("你好,", 0.0, 0.6), ("还钱。", 0.6, 1.2), ("我没钱", 3.0, 3.9)]
+    parts = clean_segments([seg(pieces)], OPTS).segments
+    assert [p.text for p in parts] == ["你好,还钱。", "我没钱"]
+    assert [p.raw_text for p in parts] == ["你好,还钱。", "我没钱"]
+    assert (parts[1].start, parts[1].end) == (3.0, 3.9)
+    assert [w.offset for w in parts[1].words] == [0, 1, 2]
+    assert parts[1].index == 1

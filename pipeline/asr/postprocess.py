@@ -8,7 +8,7 @@ silent low-confidence segments are dropped and reported, never silently lost.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.asr.base import DecodeOptions, RawPiece, RawSegment
 from pipeline.text import (
@@ -21,6 +21,8 @@ from pipeline.text import (
 )
 from pipeline.transcript import Segment, Word
 
+PAUSE_SPLIT_SECONDS = 1.0
+
 
 @dataclass
 class CleanResult:
@@ -30,6 +32,14 @@ class CleanResult:
 
 def _is_punct(ch: str) -> bool:
     return ch in _PUNCT or not strip_punctuation(ch)
+
+
+def _mostly_timeless(pieces: list[RawPiece]) -> bool:
+    """Most words squeezed into no time: Whisper decoding past the end of speech, not speech."""
+    if len(pieces) < 3:
+        return False
+    timeless = sum(1 for p in pieces if p.end - p.start < 0.02)
+    return timeless / len(pieces) >= 0.5
 
 
 def dedupe_piece_loops(pieces: list[RawPiece], keep: int = 2, max_unit: int = 6) -> list[RawPiece]:
@@ -122,6 +132,30 @@ def _words_of(text: str, source_index: list[int], times: list[tuple[float, float
     return words
 
 
+def split_at_pauses(
+    text: str, source_index: list[int], raw_text: str, words: list[Word], gap: float = PAUSE_SPLIT_SECONDS
+) -> list[tuple[str, str, list[Word]]]:
+    """Split one segment where the speech pauses for ``gap`` seconds or more.
+
+    VAD merges nearby speech into one Whisper window, so a single segment can hold several
+    turns; cutting at pauses keeps turns apart (and gives speaker assignment cleaner units).
+    Returns (text, raw_text, words re-offset to the part) per part.
+    """
+    cuts = [w.offset for prev, w in zip(words, words[1:], strict=False) if w.start - prev.end >= gap]
+    if not cuts:
+        return [(text, raw_text, words)]
+    parts = []
+    bounds = [0, *cuts, len(text)]
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        lead = len(text[a:b]) - len(text[a:b].lstrip("".join(_PUNCT)))
+        a += lead
+        raw_a = source_index[a] if a < len(source_index) else len(raw_text)
+        raw_b = source_index[b] if b < len(source_index) else len(raw_text)
+        part_words = [replace(w, offset=w.offset - a) for w in words if a <= w.offset < b]
+        parts.append((text[a:b], raw_text[raw_a:raw_b], part_words))
+    return [p for p in parts if p[0]]
+
+
 def clean_segments(raw_segments: Iterable[RawSegment], options: DecodeOptions, offset: float = 0.0) -> CleanResult:
     """Filter and normalise raw segments; ``offset`` shifts times (seconds) into the original recording."""
     result = CleanResult()
@@ -129,10 +163,14 @@ def clean_segments(raw_segments: Iterable[RawSegment], options: DecodeOptions, o
         reason = None
         if is_hallucination(seg.text):
             reason = "hallucination_phrase"
+        elif _mostly_timeless(seg.pieces):
+            reason = "zero_duration_words"
         elif seg.no_speech_prob > options.no_speech_threshold and seg.avg_logprob < options.log_prob_threshold:
             reason = "no_speech_low_logprob"
         if reason is None:
-            pieces = dedupe_piece_loops(seg.pieces)
+            # U+FFFD: a byte-level token that did not complete a character (seen at hallucinated ends).
+            pieces = [replace(p, text=p.text.replace("\ufffd", "")) for p in seg.pieces]
+            pieces = dedupe_piece_loops([p for p in pieces if p.text])
             raw_text, times = _char_times(pieces, seg)
             if repetition_ratio(raw_text) > 0.6 and len(strip_punctuation(raw_text)) > 12:
                 reason = "repetition_loop"
@@ -146,18 +184,19 @@ def clean_segments(raw_segments: Iterable[RawSegment], options: DecodeOptions, o
         norm = normalize(raw_text)
         shifted = [(a + offset, b + offset, p) for a, b, p in times]
         words = _words_of(norm.text, norm.source_index, shifted)
-        start = words[0].start if words else seg.start + offset
-        end = words[-1].end if words else seg.end + offset
-        result.segments.append(
-            Segment(
-                index=len(result.segments),
-                start=round(min(start, seg.start + offset), 3),
-                end=round(max(end, seg.end + offset), 3),
-                text=norm.text,
-                raw_text=raw_text,
-                words=words,
-                avg_logprob=round(seg.avg_logprob, 4),
-                no_speech_prob=round(seg.no_speech_prob, 4),
+        for text, raw, part_words in split_at_pauses(norm.text, norm.source_index, raw_text, words):
+            start = part_words[0].start if part_words else seg.start + offset
+            end = part_words[-1].end if part_words else seg.end + offset
+            result.segments.append(
+                Segment(
+                    index=len(result.segments),
+                    start=round(start, 3),
+                    end=round(end, 3),
+                    text=text,
+                    raw_text=raw,
+                    words=part_words,
+                    avg_logprob=round(seg.avg_logprob, 4),
+                    no_speech_prob=round(seg.no_speech_prob, 4),
+                )
             )
-        )
     return result

@@ -22,6 +22,7 @@ from pipeline.commands.transcribe import build_config, engine_kwargs, engine_opt
 from pipeline.discover import discover
 from pipeline.errors import ConfigError, InputError
 from pipeline.render import FORMATS
+from pipeline.render.html_case import write_case_html
 from pipeline.rules import load_engine as load_rules
 from pipeline.store import CaseStore
 
@@ -146,7 +147,7 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
     for call in store.iter_calls():
         if call.status == "done":
             write_call_outputs(store, case_dir, call.id, settings.formats, rules.pack_info)
-    _write_html(case_dir, store, console)
+    write_case_html(case_dir, store)
     elapsed = time.perf_counter() - started
     model = engine_holder[0].model if engine_holder else None
     summary = build_summary(
@@ -158,14 +159,6 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
     store.finish_run(run_id, {k: summary[k] for k in ("calls", "audio_minutes", "flags_per_category", "this_run")})
     _print_summary(console, report.outcomes, summary, elapsed, case_dir)
     return 1 if any(o.status == "failed" for o in report.outcomes) else 0
-
-
-def _write_html(case_dir: Path, store: CaseStore, console: Console) -> None:
-    try:
-        from pipeline.render.html_index import write_case_html
-    except ImportError:
-        return
-    write_case_html(case_dir, store)
 
 
 def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict, elapsed: float, case_dir: Path) -> None:
