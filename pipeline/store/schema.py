@@ -176,8 +176,89 @@ _V2 = (
     "ALTER TABLE flags ADD COLUMN extra_json TEXT NOT NULL DEFAULT '{}'",
 )
 
+# v3: text evidence (SMS backups, chat exports, screenshots; see pipeline/store/messages.py).
+# A message file is keyed by its content hash like a call; its messages by (file, index).
+# message_flags has no foreign key to messages: like call flags it carries review decisions
+# and outlives a re-parse. level 'text' = rule packs on the text, 'log' = OFF_HOURS/EXCESS_FREQ.
+_V3 = (
+    """CREATE TABLE message_sources (
+        id TEXT PRIMARY KEY,                       -- first 16 hex of sha256
+        sha256 TEXT NOT NULL UNIQUE,
+        source_path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime REAL,
+        format TEXT,                               -- sms_xml | sms_csv | chat_text | screenshot
+        kind TEXT,                                 -- sms | chat | screenshot
+        received_by TEXT,
+        received_by_source TEXT,                   -- user | csv | folder
+        intake_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed')),
+        error TEXT,
+        parser_key TEXT,                           -- parser + OCR model fingerprint of the stored messages
+        parsed_at TEXT,
+        problems_json TEXT NOT NULL DEFAULT '[]',  -- entries that could not be read, with their line
+        duplicate_paths_json TEXT NOT NULL DEFAULT '[]',
+        meta_json TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX message_sources_path ON message_sources (source_path)",
+    """CREATE TABLE messages (
+        id TEXT PRIMARY KEY,                       -- <source id>-<index>
+        source_id TEXT NOT NULL REFERENCES message_sources (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        direction TEXT,                            -- received | sent | NULL (unknown)
+        number TEXT,
+        number_raw TEXT,
+        contact_name TEXT,
+        sender TEXT,
+        time TEXT,                                 -- ISO; naive = phone-local wall time
+        time_source TEXT,
+        time_text TEXT,
+        line INTEGER,
+        text TEXT NOT NULL,
+        received_by TEXT,
+        confidence REAL,
+        ocr_json TEXT NOT NULL DEFAULT '[]',       -- [{text, box, confidence}] per OCR line
+        notes_json TEXT NOT NULL DEFAULT '[]',
+        meta_json TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (source_id, idx)
+    )""",
+    "CREATE INDEX messages_time ON messages (time)",
+    """CREATE TABLE message_flags (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        level TEXT NOT NULL CHECK (level IN ('text', 'log')),
+        category TEXT NOT NULL,
+        category_original TEXT,
+        rule TEXT NOT NULL,
+        rules_json TEXT NOT NULL DEFAULT '[]',
+        severity INTEGER,
+        score REAL,
+        start_char INTEGER,
+        end_char INTEGER,
+        match_text TEXT,
+        text TEXT,
+        role TEXT,
+        speaker_unconfirmed INTEGER NOT NULL DEFAULT 0,
+        legal_basis_json TEXT NOT NULL DEFAULT '[]',
+        explanation_json TEXT NOT NULL DEFAULT '{}',
+        rule_pack_json TEXT NOT NULL DEFAULT '{}',
+        boxes_json TEXT NOT NULL DEFAULT '[]',     -- OCR boxes of the flagged lines (screenshots)
+        extra_json TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'rejected')),
+        note TEXT,
+        reviewed_by TEXT,
+        reviewed_at TEXT,
+        stale INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL
+    )""",
+    "CREATE INDEX message_flags_source ON message_flags (source_id, level)",
+    "CREATE INDEX message_flags_message ON message_flags (message_id)",
+)
+
 Step = tuple[str, ...] | Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Step] = [_V1, _V2]
+MIGRATIONS: list[Step] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
