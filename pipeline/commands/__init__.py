@@ -18,3 +18,7 @@ COMMANDS.append(run_command)
 from pipeline.commands.review_cmd import review_command  # noqa: E402
 
 COMMANDS.append(review_command)
+
+from pipeline.commands.messages_cmd import add_messages_command  # noqa: E402
+
+COMMANDS.append(add_messages_command)
