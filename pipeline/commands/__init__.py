@@ -22,3 +22,7 @@ COMMANDS.append(review_command)
 from pipeline.commands.messages_cmd import add_messages_command  # noqa: E402
 
 COMMANDS.append(add_messages_command)
+
+from pipeline.commands.export_cmd import export_command, verify_command  # noqa: E402
+
+COMMANDS += [export_command, verify_command]

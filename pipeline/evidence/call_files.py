@@ -1,0 +1,191 @@
+"""The pack's per-call files (transcripts/<call>.html, .json, .txt) and timeline.csv.
+
+All text goes through the pack's ``Redactor`` (``None`` when ``--redact`` is off). Flags are only
+the packed ones; each carries its excerpt's file name next to its text, times, speaker,
+category, rule, legal basis and reviewer note. Audio links point at the pack's own originals/.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import io
+import json
+from collections import Counter
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from pipeline import __version__
+from pipeline.evidence.legal import citable_bases
+from pipeline.evidence.redact import Redactor
+from pipeline.evidence.select import PackCall, PackCase, PackFlag
+from pipeline.render.categories import CATEGORIES, DIRECTION_LABELS, SOURCE_LABELS, category_label
+from pipeline.render.html_call import duration_zh, render_call_html, speaker_name
+from pipeline.render.writers import MACHINE_NOTICE, format_timestamp
+from pipeline.transcript import Transcript
+
+CALL_SCHEMA = "callproof.pack-call/1"
+EXCERPT_KEY = "录音摘录"  # shown by the call page among a flag's explanation lines
+
+
+def _redact(redactor: Redactor | None, value: Any) -> Any:
+    return redactor.value(value) if redactor else value
+
+
+def transcript_path(pack_call: PackCall, extension: str) -> str:
+    return f"transcripts/{pack_call.call.id}.{extension}"
+
+
+def pack_transcript(pack_call: PackCall, redactor: Redactor | None) -> Transcript:
+    """The stored transcript as the pack shows it: source path inside the pack, numbers masked."""
+    assert pack_call.transcript is not None
+    transcript = copy.deepcopy(pack_call.transcript)
+    transcript.source.path = pack_call.original_name
+    transcript.model.path = ""  # a path on the exporting machine says nothing about the evidence
+    if redactor:
+        for seg in transcript.segments:
+            seg.text, seg.raw_text = redactor.text(seg.text), redactor.text(seg.raw_text)
+            for word in seg.words:  # masking keeps lengths, so word offsets still fit
+                word.text = seg.text[word.offset:word.offset + len(word.text)] or word.text
+        transcript.dropped = redactor.value(transcript.dropped)
+    return transcript
+
+
+def flag_record(flag: PackFlag, redactor: Redactor | None) -> dict[str, Any]:
+    """A packed flag as the JSON and HTML carry it: the store's fields plus pack number and excerpt."""
+    data = copy.deepcopy(flag.row.to_dict())
+    data.update(pack_number=flag.number, status_label=flag.status_label, category_label=flag.label,
+                excerpt=flag.excerpt_name, time_range=flag.time_range(), wall_time=flag.wall_time(),
+                legal_basis_cited=citable_bases(flag.row.legal_basis))
+    data["rule_pack"] = {k: v for k, v in (data.get("rule_pack") or {}).items() if k != "path"}
+    for pack in data["rule_pack"].get("packs", []):
+        pack.pop("path", None)
+    return _redact(redactor, data)
+
+
+def _corrections(pack_call: PackCall, redactor: Redactor | None) -> dict[int, dict[str, Any]]:
+    return {s.idx: {"text": _redact(redactor, s.corrected_text), "by": s.corrected_by, "at": s.corrected_at}
+            for s in pack_call.segments if s.corrected_text is not None}
+
+
+def call_meta(pack_call: PackCall, redactor: Redactor | None) -> dict[str, Any]:
+    """The call's metadata as the pack shows it (the original's path is the pack's own)."""
+    data = dataclasses.asdict(pack_call.call)
+    data["source_path_at_intake"] = data.pop("source_path")
+    data["source_path"] = pack_call.original_name
+    for key in ("options", "error"):
+        data.pop(key, None)
+    return _redact(redactor, data)
+
+
+def call_html(pack_call: PackCall, redactor: Redactor | None) -> str:
+    flags = []
+    for flag in pack_call.flags:
+        record = flag_record(flag, redactor)
+        if flag.excerpt_name:  # the page lists unknown explanation keys as "key：value" lines
+            explanation = record.get("explanation")
+            record["explanation"] = {**(explanation if isinstance(explanation, dict) else {}),
+                                     EXCERPT_KEY: flag.excerpt_name}
+        flags.append(record)
+    audio_href = "../" + "/".join(quote(part) for part in PurePosixPath(pack_call.original_name).parts)
+    return render_call_html(pack_transcript(pack_call, redactor), flags, call_meta(pack_call, redactor), audio_href,
+                            corrections=_corrections(pack_call, redactor))
+
+
+def call_json(pack_call: PackCall, redactor: Redactor | None) -> str:
+    document = {
+        "schema": CALL_SCHEMA,
+        "notice": MACHINE_NOTICE,
+        "tool_version": __version__,
+        "call": call_meta(pack_call, redactor),
+        "original": {"path": pack_call.original_name, "sha256": pack_call.call.sha256},
+        "flags": [flag_record(f, redactor) for f in pack_call.flags],
+        "corrections": {str(k): v for k, v in _corrections(pack_call, redactor).items()},
+        "transcript": pack_transcript(pack_call, redactor).to_dict(),
+    }
+    return json.dumps(document, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+
+
+def _flag_line(flag: PackFlag, redactor: Redactor | None) -> str:
+    row = flag.row
+    bits = [f"标记 #{flag.number} {flag.label}（{row.category}）"]
+    if row.match_text:
+        bits.append(f"“{_redact(redactor, row.match_text)}”")
+    bits.append(f"时间 {flag.time_range()}")
+    bits.append(f"规则 {row.rule}")
+    cited = citable_bases(row.legal_basis)
+    if cited:
+        bits.append("依据 " + "、".join(cited))
+    if flag.excerpt_name:
+        bits.append(f"摘录 {flag.excerpt_name}")
+    bits.append(flag.status_label)
+    if row.note:
+        bits.append(f"复核备注：{_redact(redactor, row.note)}")
+    return "    ▲ " + "；".join(bits)
+
+
+def call_txt(pack_call: PackCall, redactor: Redactor | None) -> str:
+    """The transcript with times, human corrections and the packed flags under their lines."""
+    call = pack_call.call
+    transcript = pack_transcript(pack_call, redactor)
+    start = (call.start_time or "未知").replace("T", " ")
+    source = SOURCE_LABELS.get(call.start_source or "", call.start_source or "")
+    lines = [
+        f"# 原始录音: {pack_call.original_name}",
+        f"# SHA-256: {call.sha256}",
+        f"# 号码: {call.number or '未知'}  开始时间: {start}{f'（来自{source}）' if source else ''}  "
+        f"方向: {DIRECTION_LABELS.get(call.direction or '', '未知')}  时长: {duration_zh(call.duration)}",
+        f"# 转写: {transcript.model.engine} {transcript.model.name}",
+        f"# {MACHINE_NOTICE}",
+        "",
+    ]
+    for flag in pack_call.flags:
+        if flag.is_call_level:
+            lines.append(_flag_line(flag, redactor).replace("    ▲ ", "▲ 整通电话："))
+    corrections = _corrections(pack_call, redactor)
+    by_segment: dict[int, list[PackFlag]] = {}
+    for flag in pack_call.flags:
+        if not flag.is_call_level and flag.row.segment_idx is not None:
+            by_segment.setdefault(flag.row.segment_idx, []).append(flag)
+    for seg in transcript.segments:
+        who = speaker_name(seg.speaker, seg.role) if seg.speaker or seg.role else ""
+        who = f"[{who}] " if who else ""
+        lines.append(f"[{format_timestamp(seg.start)} --> {format_timestamp(seg.end)}] {who}{seg.text}")
+        if seg.index in corrections:
+            lines.append(f"    人工校对：{corrections[seg.index]['text']}")
+        lines += [_flag_line(f, redactor) for f in by_segment.get(seg.index, [])]
+    return "\n".join(lines) + "\n"
+
+
+def _call_notes(pack_call: PackCall) -> list[str]:
+    notes = []
+    for flag in pack_call.flags:
+        if flag.is_call_level:
+            text = flag.excerpt_text()
+            notes.append(f"{flag.label}：{text}" + ("【待复核】" if flag.pending else ""))
+    if pack_call.transcript is None:
+        notes.append("未能转写：" + (pack_call.call.error or "无转写"))
+    if pack_call.call.start_source == "mtime":
+        notes.append("时间取自文件修改时间（推测）")
+    return notes
+
+
+def timeline_csv(case: PackCase, redactor: Redactor | None) -> str:
+    """Every packed call in time order: time, number, direction, duration, flags per category, notes."""
+    used = Counter(f.row.category for f in case.flags)
+    categories = [c for c in CATEGORIES if c in used] + sorted(c for c in used if c not in CATEGORIES)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["序号", "开始时间", "时间来源", "号码", "联系人", "方向", "时长(秒)", "通话ID", "原始录音",
+                     *(f"{category_label(c)}({c})" for c in categories), "备注"])
+    for number, pack_call in enumerate(case.calls, start=1):
+        call = pack_call.call
+        counts = Counter(f.row.category for f in pack_call.flags)
+        row = [number, (call.start_time or "").replace("T", " "), SOURCE_LABELS.get(call.start_source or "", ""),
+               call.number or "", call.contact_name or "", DIRECTION_LABELS.get(call.direction or "", "未知"),
+               f"{call.duration:.1f}" if call.duration else "", call.id, pack_call.original_name,
+               *(counts.get(c, 0) for c in categories), "；".join(_call_notes(pack_call))]
+        writer.writerow([_redact(redactor, str(cell)) for cell in row])
+    return "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly only with it

@@ -1,0 +1,253 @@
+"""``export``: write a case's evidence pack (zip) as EVIDENCE.md lays it out.
+
+Order of work: check the custody chain; copy every original into a private staging folder,
+hashing while copying, and stop if any no longer matches its intake hash (changed or gone);
+cut the excerpts from those copies; render the text files; record an 'export' custody event
+holding every content file's hash; write custody.jsonl, manifest.json and SHA256SUMS; write
+the zip beside its target and rename it into place; record 'export_written' with the zip's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.audio import sha256_file
+from pipeline.errors import InputError
+from pipeline.evidence import call_files
+from pipeline.evidence.complaints import TemplateSet, complaint_context, render_complaints, render_readme
+from pipeline.evidence.docx import evidence_list_docx
+from pipeline.evidence.excerpts import cut, decode_native, decoder_versions, excerpt_range, wav_bytes
+from pipeline.evidence.manifest import (
+    CUSTODY,
+    MANIFEST,
+    SUMS,
+    FileHash,
+    build_manifest,
+    created_times,
+    manifest_text,
+    sums_text,
+)
+from pipeline.evidence.redact import Redactor, redact_custody
+from pipeline.evidence.select import PackCall, PackCase, PackOptions, collect
+from pipeline.evidence.zipfiles import ZipDate, ZipEntry, write_zip
+from pipeline.store import DB_NAME, CaseStore, to_jsonl
+from pipeline.store.rows import CallRow
+
+_COPY_CHUNK = 1 << 20
+# zip entry order: the files a person opens first, then the bulk
+_ORDER = ("README.txt", MANIFEST, SUMS, CUSTODY, "evidence_list.docx", "timeline.csv", "complaints/",
+          "transcripts/", "excerpts/", "originals/")
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    sha256: str
+    size: int
+    calls: int
+    flags: int
+    pending: int
+    excerpts: int
+    left_out: dict[str, int]
+    redacted: bool
+    masked: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_case(case_dir: Path) -> CaseStore:
+    if not (case_dir / DB_NAME).is_file():
+        raise InputError(case_dir, f"不是案件文件夹（没有 {DB_NAME}）；请先运行 python cli.py run 录音文件夹 -o {case_dir}",
+                         f"not a case folder (no {DB_NAME})")
+    return CaseStore.open(case_dir)
+
+
+def stage_original(call: CallRow, target: Path) -> None:
+    """Copy the call's recording to ``target``; its bytes must hash to the intake sha256.
+
+    The intake path is tried first, then the other paths the same bytes were found under.
+    """
+    changed: list[str] = []
+    for candidate in [call.source_path, *call.duplicate_paths]:
+        path = Path(candidate)
+        if not path.is_file():
+            continue
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as src, open(target, "wb") as dst:
+                while chunk := src.read(_COPY_CHUNK):
+                    digest.update(chunk)
+                    dst.write(chunk)
+        except OSError as exc:
+            raise InputError(path, f"无法读取原始录音（{exc.strerror}）", f"cannot read the original: {exc.strerror}") from exc
+        if digest.hexdigest() == call.sha256:
+            return
+        changed.append(candidate)
+    if changed:
+        raise InputError(changed[0], f"原始录音已被改动：内容与接收时记录的 SHA-256（{call.sha256[:16]}…）不同，"
+                         "不能作为原件导出；请找回未改动的原始文件放回原处后重试",
+                         "the original changed since intake (sha256 differs): export stopped")
+    raise InputError(call.source_path, f"原始录音不见了（已移动或删除；通话 {call.id}）；请把原始文件放回原处后重试",
+                     "the original is missing: export stopped")
+
+
+def _zip_date(content_as_of: str) -> ZipDate:
+    moment = datetime.fromisoformat(content_as_of.replace("Z", "+00:00")).astimezone(UTC)
+    moment = max(moment, datetime(1980, 1, 1, tzinfo=UTC))
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+
+
+def _excerpts(case: PackCase, staged: dict[str, Path], padding_s: float, files: dict[str, bytes],
+              warnings: list[str]) -> list[dict[str, Any]]:
+    described = []
+    for pack_call in case.calls:
+        wanted = [f for f in pack_call.flags if f.excerpt_name]
+        if not wanted:
+            continue
+        try:
+            audio = decode_native(staged[pack_call.call.id])
+        except InputError as exc:
+            warnings.append(f"通话 {pack_call.call.id} 无法截取录音摘录：{exc.reason_zh}（原件仍已收录）")
+            for flag in wanted:
+                flag.excerpt_name = None
+            continue
+        for flag in wanted:
+            start_s = float(flag.row.start_s or 0.0)
+            end_s = float(flag.row.end_s if flag.row.end_s is not None else start_s)
+            span = excerpt_range(start_s, end_s, padding_s, audio.sample_rate, audio.frames)
+            assert flag.excerpt_name is not None
+            files[flag.excerpt_name] = wav_bytes(cut(audio, span), audio.sample_rate)
+            described.append({
+                "path": flag.excerpt_name, "pack_number": flag.number, "flag_id": flag.row.id,
+                "call_id": pack_call.call.id, "original": pack_call.original_name, "category": flag.row.category,
+                "sample_rate": audio.sample_rate, "channels": audio.channels, "sample_format": audio.sample_format,
+                "dtype": str(audio.samples.dtype), "start_frame": span.start_frame, "end_frame": span.end_frame,
+                "start_s": round(span.start_frame / audio.sample_rate, 6),
+                "end_s": round(span.end_frame / audio.sample_rate, 6),
+                "flag_start_s": start_s, "flag_end_s": end_s})
+    return described
+
+
+def _call_files(case: PackCase, redactor: Redactor | None, files: dict[str, bytes]) -> None:
+    for pack_call in case.calls:
+        if pack_call.transcript is None:
+            continue
+        files[call_files.transcript_path(pack_call, "html")] = call_files.call_html(pack_call, redactor).encode()
+        files[call_files.transcript_path(pack_call, "json")] = call_files.call_json(pack_call, redactor).encode()
+        files[call_files.transcript_path(pack_call, "txt")] = call_files.call_txt(pack_call, redactor).encode()
+    files["timeline.csv"] = call_files.timeline_csv(case, redactor).encode()
+
+
+def _manifest_call(pack_call: PackCall) -> dict[str, Any]:
+    call = pack_call.call
+    return {"id": call.id, "original": pack_call.original_name, "sha256": call.sha256, "size": call.size,
+            "intake_at": call.intake_at, "number": call.number, "start_time": call.start_time,
+            "start_source": call.start_source, "direction": call.direction, "duration": call.duration,
+            "sample_rate": call.sample_rate, "channels": call.channels, "codec": call.codec,
+            "engine": call.engine, "model": call.model_name, "model_sha256": call.model_sha256,
+            "transcribed": pack_call.transcript is not None, "flags": [f.row.id for f in pack_call.flags]}
+
+
+def _order_key(name: str) -> tuple[int, str]:
+    for rank, prefix in enumerate(_ORDER):
+        if name == prefix or (prefix.endswith("/") and name.startswith(prefix)):
+            return rank, name
+    return len(_ORDER), name
+
+
+def _entries(files: dict[str, bytes], staged: dict[str, Path], case: PackCase) -> Iterable[ZipEntry]:
+    originals = {pc.original_name: staged[pc.call.id] for pc in case.calls}
+    for name in sorted([*files, *originals], key=_order_key):
+        if name in originals:
+            yield ZipEntry(name, source=originals[name], compress=False)  # already compressed audio
+        else:
+            yield ZipEntry(name, files[name])
+
+
+def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str | None = None,
+                now: datetime | None = None) -> ExportResult:
+    """Write the pack to ``out`` (replaced if it exists); InputError/ConfigError on user problems."""
+    out = Path(out).absolute()
+    with open_case(Path(case_dir)) as store:
+        problems = store.verify_custody()
+        if problems:
+            raise InputError(Path(case_dir) / DB_NAME, f"案件的监管记录有问题，不能导出：{problems[0]}",
+                             "the case's custody log is not intact: export stopped")
+        case = collect(store, options)
+        templates = TemplateSet(options.templates_dir)
+        redactor = (Redactor.keeping([*case.kept_numbers, *(pc.call.id for pc in case.calls)])
+                    if options.redact else None)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        warnings: list[str] = []
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".callproof-export-") as tmp:
+            staged: dict[str, Path] = {}
+            for number, pack_call in enumerate(case.calls):
+                staged[pack_call.call.id] = Path(tmp) / f"original-{number}"
+                stage_original(pack_call.call, staged[pack_call.call.id])
+            files: dict[str, bytes] = {}
+            excerpts = _excerpts(case, staged, options.padding_s, files, warnings)
+            _call_files(case, redactor, files)
+            date_time = _zip_date(case.content_as_of)
+            excerpt_sha = {e["path"]: hashlib.sha256(files[e["path"]]).hexdigest() for e in excerpts}
+            files["evidence_list.docx"] = evidence_list_docx(case, excerpt_sha256=excerpt_sha, padding_s=options.padding_s,
+                                                            redactor=redactor, date_time=date_time)
+            context = complaint_context(case, options.to_dict())
+            context["pack"] = {"originals": len(case.calls), "excerpts": len(excerpts), "padding": f"{options.padding_s:g}"}
+            context["excerpt_sizes"] = {e["path"]: len(files[e["path"]]) for e in excerpts}
+            files.update({k: v.encode() for k, v in render_complaints(templates, context, redactor).items()})
+            files["README.txt"] = render_readme(templates, context, redactor).encode()
+
+            content = {name: FileHash(len(data), hashlib.sha256(data).hexdigest()) for name, data in files.items()}
+            content.update({pc.original_name: FileHash(pc.call.size, pc.call.sha256) for pc in case.calls})
+            listing = sums_text({name: h.sha256 for name, h in content.items()})
+            store.add_custody(actor, "export", f"pack:{out.name}", sha256=hashlib.sha256(listing.encode()).hexdigest(),
+                              detail={"options": options.to_dict(), "calls": [pc.call.id for pc in case.calls],
+                                      "flags": [f.row.id for f in case.flags if not f.pending],
+                                      "pending_flags": [f.row.id for f in case.flags if f.pending],
+                                      "left_out": case.left_out,
+                                      "files": {name: h.sha256 for name, h in sorted(content.items())}})
+            events, rechained = redact_custody(store.custody_events(), redactor) if redactor else (
+                store.custody_events(), False)
+            files[CUSTODY] = to_jsonl(events).encode()
+            content[CUSTODY] = FileHash(len(files[CUSTODY]), hashlib.sha256(files[CUSTODY]).hexdigest())
+            manifest = build_manifest(
+                case_info=case.case_info, created=created_times(now), content_as_of=case.content_as_of,
+                engines=case.engines, rule_packs=case.rule_packs, options=options.to_dict(),
+                redaction={"applied": bool(redactor), "occurrences_masked": redactor.masked if redactor else 0,
+                           "what": ["third-party phone numbers (first 3 + last 4 kept)", "ID numbers (last 4 kept)",
+                                    "bank card numbers (last 4 kept)"] if redactor else [],
+                           "scope": "text files only; originals and excerpts unchanged" if redactor else "",
+                           "custody_rechained": rechained},
+                decoder=decoder_versions(), templates=templates.sources(),
+                calls=[_manifest_call(pc) for pc in case.calls],
+                flags={"accepted": sum(not f.pending for f in case.flags),
+                       "pending_included": sum(f.pending for f in case.flags), "left_out": case.left_out},
+                excerpts=excerpts, files=content)
+            files[MANIFEST] = manifest_text(manifest).encode()
+            sums = {name: h.sha256 for name, h in content.items()}
+            sums[MANIFEST] = hashlib.sha256(files[MANIFEST]).hexdigest()
+            files[SUMS] = sums_text(sums).encode()
+
+            partial = out.with_name(f".{out.name}.partial")
+            try:
+                written = write_zip(partial, _entries(files, staged, case), date_time)
+                for pack_call in case.calls:  # the bytes that went into the zip are the intake bytes
+                    if written[pack_call.original_name] != pack_call.call.sha256:
+                        raise InputError(pack_call.call.source_path, "写入证据包时原件哈希不符，已停止",
+                                         "original hash changed while writing the pack")
+                os.replace(partial, out)
+            finally:
+                partial.unlink(missing_ok=True)
+        zip_sha = sha256_file(out)
+        size = out.stat().st_size
+        store.add_custody(actor, "export_written", f"pack:{out.name}", sha256=zip_sha,
+                          detail={"path": str(out), "size": size, "manifest_sha256": sums[MANIFEST]})
+    return ExportResult(out, zip_sha, size, len(case.calls), len(case.flags), sum(f.pending for f in case.flags),
+                        len(excerpts), case.left_out, bool(redactor), redactor.masked if redactor else 0, warnings)
+

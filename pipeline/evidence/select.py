@@ -1,0 +1,285 @@
+"""What goes into a pack: the chosen calls and the flags a reviewer let through, numbered.
+
+Only accepted flags, plus pending ones with ``include_pending`` (marked 待复核); rejected flags
+never. Pack order is call order (known start times first) and, within a call, the call-level
+flags first, then transcript order; ``PackFlag.number`` is the evidence list's 序号.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import InputError
+from pipeline.render.categories import category_label
+from pipeline.render.writers import format_timestamp
+from pipeline.store import CaseStore, NotFoundError
+from pipeline.store.rows import CallRow, FlagRow, SegmentRow
+from pipeline.transcript import Transcript
+
+PADDING_S = 2.0  # seconds of audio kept before and after a flag in its excerpt
+EXCERPT_TEXT_MAX = 120  # characters of transcript shown per flag before trimming around the match
+MIN_SENTENCE_CHARS = 6
+_SENTENCE_ENDS = "。！？!?；;…\n"
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    include_pending: bool = False
+    redact: bool = False
+    calls: tuple[str, ...] = ()  # call ids or unique id prefixes; empty = every call
+    date_from: date | None = None  # inclusive, on the call's local start date
+    date_to: date | None = None
+    padding_s: float = PADDING_S
+    templates_dir: Path | None = None  # an adapted copy of configs/templates (missing files: defaults)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"include_pending": self.include_pending, "redact": self.redact, "calls": list(self.calls),
+                "from": self.date_from.isoformat() if self.date_from else None,
+                "to": self.date_to.isoformat() if self.date_to else None, "padding_s": self.padding_s,
+                "templates": "custom" if self.templates_dir else "default"}
+
+
+@dataclass
+class PackFlag:
+    number: int  # 序号 in the evidence list, 1..
+    row: FlagRow
+    call: CallRow
+    segment: SegmentRow | None
+    excerpt_name: str | None = None  # "excerpts/<call>_<flag>_<CATEGORY>.wav"; None: no clip (call-level)
+
+    @property
+    def pending(self) -> bool:
+        return self.row.status == "pending"
+
+    @property
+    def status_label(self) -> str:
+        return "待复核" if self.pending else "已确认"
+
+    @property
+    def label(self) -> str:
+        return category_label(self.row.category)
+
+    @property
+    def is_call_level(self) -> bool:
+        return self.row.level == "call" or self.row.segment_idx is None
+
+    def time_range(self) -> str:
+        """Where in the recording, e.g. '00:16.900–00:17.340' or '整通电话'."""
+        if self.is_call_level or self.row.start_s is None:
+            return "整通电话"
+        end = self.row.end_s if self.row.end_s is not None else self.row.start_s
+        return f"{_short_time(self.row.start_s)}–{_short_time(end)}"
+
+    def wall_time(self) -> str | None:
+        """Local date and time the flagged words were said, when the call's start is known."""
+        start = _parse_start(self.call.start_time)
+        if start is None:
+            return None
+        offset = 0.0 if self.is_call_level else (self.row.start_s or 0.0)
+        return (start + timedelta(seconds=offset)).strftime("%Y-%m-%d %H:%M:%S")
+
+    def excerpt_text(self) -> str:
+        """The transcript words around the flag (the human correction when there is one)."""
+        if self.is_call_level:
+            return str((self.row.extra or {}).get("description_zh") or self.row.explanation or "")
+        seg = self.segment
+        if seg is None:
+            return self.row.text or self.row.match_text or ""
+        if seg.corrected_text is not None:
+            return _trim(seg.corrected_text, None, None) + "（人工校对）"
+        return sentence_around(seg.text, self.row.start_char, self.row.end_char)
+
+
+@dataclass
+class PackCall:
+    call: CallRow
+    original_name: str  # path inside the pack, "originals/<file name>"
+    transcript: Transcript | None
+    segments: list[SegmentRow]
+    flags: list[PackFlag] = field(default_factory=list)
+
+
+@dataclass
+class PackCase:
+    case_info: dict[str, str]
+    calls: list[PackCall]
+    flags: list[PackFlag]
+    rule_packs: list[dict[str, Any]]
+    engines: list[dict[str, Any]]
+    content_as_of: str  # latest intake/transcription/review/correction time of what is packed (UTC ISO)
+    kept_numbers: set[str]  # the calls' own numbers: never masked by --redact
+    left_out: dict[str, int]  # flags not packed: {"rejected": n, "pending": n}
+
+
+def _short_time(seconds: float) -> str:
+    return format_timestamp(seconds, always_hours=False)
+
+
+def _parse_start(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _trim(text: str, start: int | None, end: int | None) -> str:
+    if len(text) <= EXCERPT_TEXT_MAX or start is None or end is None:
+        return text if len(text) <= EXCERPT_TEXT_MAX else text[:EXCERPT_TEXT_MAX] + "…"
+    margin = max(10, (EXCERPT_TEXT_MAX - (end - start)) // 2)
+    lo, hi = max(0, start - margin), min(len(text), end + margin)
+    return ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
+
+
+def sentence_around(text: str, start: int | None, end: int | None) -> str:
+    """The sentence(s) of ``text`` holding characters [start, end); a short one with the one before.
+
+    A segment may hold several sentences and, without speaker separation, both sides' words;
+    the sentence with the flagged words is what a complaint quotes.
+    """
+    if start is None or end is None or not 0 <= start < end <= len(text):
+        return _trim(text, None, None)
+    lo = start
+    while lo > 0 and text[lo - 1] not in _SENTENCE_ENDS:
+        lo -= 1
+    if end - lo < MIN_SENTENCE_CHARS and lo > 0:  # "对！" alone says little: take the sentence before
+        lo -= 1
+        while lo > 0 and text[lo - 1] not in _SENTENCE_ENDS:
+            lo -= 1
+    hi = end
+    while hi < len(text) and text[hi - 1] not in _SENTENCE_ENDS:
+        hi += 1
+    return _trim(text[lo:hi].strip(), start - lo, end - lo)
+
+
+def safe_file_name(name: str) -> str:
+    """A file name that is safe in a zip, on Windows and in SHA256SUMS (no separators or controls)."""
+    cleaned = _UNSAFE_NAME.sub("_", name).strip(" .")
+    return cleaned or "recording"
+
+
+def call_start_date(call: CallRow) -> date | None:
+    start = _parse_start(call.start_time)
+    return start.date() if start else None
+
+
+def _choose_calls(store: CaseStore, options: PackOptions) -> list[CallRow]:
+    calls = list(store.iter_calls())
+    if options.calls:
+        chosen: list[CallRow] = []
+        for wanted in options.calls:
+            hits = [c for c in calls if c.id.startswith(wanted.lower())]
+            if len(hits) != 1:
+                reason = "没有这个通话" if not hits else f"有 {len(hits)} 个通话以此开头，请写完整 ID"
+                raise InputError(wanted, f"--calls：{reason}", "no such call" if not hits else "ambiguous call id")
+            if hits[0] not in chosen:
+                chosen.append(hits[0])
+        calls = [c for c in calls if c in chosen]
+    if options.date_from or options.date_to:
+        def in_range(call: CallRow) -> bool:
+            day = call_start_date(call)
+            if day is None:
+                return False
+            return (options.date_from is None or day >= options.date_from) and (
+                options.date_to is None or day <= options.date_to)
+        calls = [c for c in calls if in_range(c)]
+    return calls
+
+
+def _original_names(calls: list[CallRow]) -> dict[str, str]:
+    names = {c.id: safe_file_name(Path(c.source_path).name) for c in calls}
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    return {cid: f"originals/{cid}_{name}" if counts[name.lower()] > 1 else f"originals/{name}"
+            for cid, name in names.items()}
+
+
+def _rule_packs(store: CaseStore, flags: list[FlagRow]) -> list[dict[str, Any]]:
+    found: dict[tuple, dict[str, Any]] = {}
+
+    def add(info: Any) -> None:
+        if isinstance(info, dict) and info.get("name"):
+            key = (info.get("name"), info.get("version"), info.get("sha256"))
+            found.setdefault(key, {"name": key[0], "version": key[1], "sha256": key[2]})
+
+    for flag in flags:
+        pack = flag.rule_pack or {}
+        for info in pack.get("packs", [pack]):
+            add(info)
+    for run in store.runs():
+        for info in run.rule_packs:
+            add(info)
+    return sorted(found.values(), key=lambda p: (str(p["name"]), str(p["version"]), str(p["sha256"])))
+
+
+def _digits(number: str | None) -> str | None:
+    if not number:
+        return None
+    digits = re.sub(r"\D", "", number)
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            digits = digits[len(prefix):]
+    return digits or None
+
+
+def _kept_numbers(calls: list[CallRow]) -> set[str]:
+    kept: set[str] = set()
+    for call in calls:
+        candidates = [call.number, call.number_raw]
+        candidates += [p[0] for p in (call.meta or {}).get("participants") or [] if p]
+        kept.update(d for d in map(_digits, candidates) if d)
+    return kept
+
+
+def collect(store: CaseStore, options: PackOptions) -> PackCase:
+    """Read what the pack holds from the store (nothing is written)."""
+    calls = _choose_calls(store, options)
+    names = _original_names(calls)
+    statuses = ("accepted", "pending") if options.include_pending else ("accepted",)
+    pack_calls: list[PackCall] = []
+    flags: list[PackFlag] = []
+    left_out = {"rejected": 0, "pending": 0}
+    all_rows: list[FlagRow] = []
+    times = [c.intake_at for c in calls] + [c.transcribed_at for c in calls if c.transcribed_at]
+    for call in calls:
+        try:
+            transcript = store.load_transcript(call.id)
+        except NotFoundError:
+            transcript = None
+        segments = store.segments(call.id)
+        by_idx = {s.idx: s for s in segments}
+        times += [s.corrected_at for s in segments if s.corrected_at]
+        pack_call = PackCall(call, names[call.id], transcript, segments)
+        for row in store.call_flags(call.id):
+            all_rows.append(row)
+            if row.status not in statuses:
+                left_out[row.status] = left_out.get(row.status, 0) + 1
+                continue
+            if row.reviewed_at:
+                times.append(row.reviewed_at)
+            flag = PackFlag(len(flags) + 1, row, call, by_idx.get(row.segment_idx) if row.segment_idx is not None
+                            else None)
+            if not flag.is_call_level and row.start_s is not None and transcript is not None:
+                category = re.sub(r"[^A-Za-z0-9_]", "_", row.category)
+                flag.excerpt_name = f"excerpts/{call.id}_{row.id:03d}_{category}.wav"
+            flags.append(flag)
+            pack_call.flags.append(flag)
+        pack_calls.append(pack_call)
+    engines = {(c.engine, c.model_name, c.model_sha256) for c in calls if c.engine}
+    return PackCase(
+        case_info=store.case_info(), calls=pack_calls, flags=flags, rule_packs=_rule_packs(store, all_rows),
+        engines=[{"engine": e, "model": m, "model_sha256": s} for e, m, s in sorted(engines, key=str)],
+        content_as_of=max((_utc(t) for t in times if t), default="1980-01-01T00:00:00Z"),
+        kept_numbers=_kept_numbers(calls), left_out=left_out)
+
+
+def _utc(text: str) -> str:
+    """An ISO time as 'YYYY-MM-DDTHH:MM:SSZ' in UTC (so that times compare as strings)."""
+    moment = datetime.fromisoformat(text)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
