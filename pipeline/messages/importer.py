@@ -196,7 +196,7 @@ def _flag_file(store: Any, source_id: str, rules: RuleEngine, is_screenshot: boo
                      if s < flag.end and e > flag.start] if is_screenshot else []
             flags.append({**flag.to_dict(), "message_id": message.id, "text": message.text,
                           "boxes": [line["box"] for line in lines]})
-            boxes += [(line["box"], flag.category) for line in lines]
+            boxes += [(line["box"], flag.category) for line in lines if (line["box"], flag.category) not in boxes]
     store.replace_message_flags(source_id, flags, "text", rule_pack={"packs": rules.pack_info})
     return len(flags), boxes
 
