@@ -25,6 +25,8 @@ _BARE_NEG_BEFORE = re.compile(r"(?:不|没|别|勿|未)[会要再去来用敢]{0
 # "你不会去借吗？" / "你老婆不是还能出去卖吗？": a rhetorical question, not a negation
 _RHETORICAL = re.compile(r"^(?:不会|不能|不可以|不是|没有)$")
 _RHETORICAL_END = re.compile(r"[吗么嘛][？?！!。]?$")
+# "是不是/会不会/有没有…" ask a question; their 不/没 negates nothing
+_A_NOT_A = re.compile(r"(是|会|能|要|可|敢|想|去|有|信)[不没]\1")
 _CONSEQUENCE = re.compile(r"就|便|否则|不然|的话|那么|那就|马上|立刻|直接|到时")
 _NEG_AFTER = re.compile(
     r"^[^，。！？,!?]{0,6}(?:是不可能的|不可能|是不会的|我们(?:绝对|是|从来|也)?不(?:会|做|干)|是违法|违法的)"
@@ -39,7 +41,9 @@ _QUESTION_WORD = re.compile(
     r"(?<!信)吗|(?<!相)(?:是不是|是否|会不会|要不要|能不能|有没有|敢不敢|凭什么|为什么|为啥|干嘛|难道|怎么能|怎么可以|什么意思|哪个|哪家)"
 )
 _YOU_SINGULAR = re.compile(r"(?:你|您)(?!们)")
-_I_SINGULAR = re.compile(r"我(?!们|司|方)")
+# "我" as the one asking ("我怎么知道"), not the collector announcing a deed ("我找人弄你")
+_I_SINGULAR = re.compile(r"我(?!们|司|方|找|叫|让|派|带|弄|打|收拾|去|会|就|要|明天|马上|现在|今天|跟你说|告诉你)")
+_THREAT_QUESTION = re.compile(r"信不信|你试试|试试看")
 
 _REPORTED = re.compile(
     r"(?<![跟和给对同向])(?:你们|你|他们|他|她|催收员?|催收的|对方|那边|那个人)"
@@ -74,7 +78,7 @@ def clause_bounds(sentence: str, start: int, end: int) -> tuple[int, int]:
 def negated(sentence: str, start: int, end: int, window: int = 8) -> bool:
     """A negation cue shortly before the trigger in its clause (or "是不可能的" right after)."""
     clause_start, clause_end = clause_bounds(sentence, start, end)
-    prefix = sentence[max(clause_start, start - window) : start]
+    prefix = _A_NOT_A.sub(lambda m: "#" * len(m.group()), sentence[max(clause_start, start - window) : start])
     rhetorical = bool(_RHETORICAL_END.search(sentence[clause_start:clause_end].rstrip()) or _RHETORICAL_END.search(sentence))
     bare = _BARE_NEG_BEFORE.search(prefix)
     if bare and not (rhetorical and _RHETORICAL.match(bare.group()[:2])):
@@ -102,7 +106,7 @@ def borrower_question(sentence: str, start: int, end: int, utterance: str | None
 
     ``utterance`` (the speaker's whole turn) is searched for "我": "你是骗子吗？我怎么知道…".
     """
-    if not is_question(sentence, start, end):
+    if not is_question(sentence, start, end) or _THREAT_QUESTION.search(sentence):
         return False
     return not (_YOU_SINGULAR.search(sentence) and not _I_SINGULAR.search(utterance or sentence))
 
