@@ -110,7 +110,7 @@ def call_json(pack_call: PackCall, redactor: Redactor | None) -> str:
 
 def _flag_line(flag: PackFlag, redactor: Redactor | None) -> str:
     row = flag.row
-    bits = [f"标记 #{flag.number} {flag.label}（{row.category}）"]
+    bits = [f"证据目录第 {flag.number} 项 {flag.label}（{row.category}）"]
     if row.match_text:
         bits.append(f"“{_redact(redactor, row.match_text)}”")
     bits.append(f"时间 {flag.time_range()}")
