@@ -42,7 +42,7 @@ _QUESTION_WORD = re.compile(
 )
 _YOU_SINGULAR = re.compile(r"(?:你|您)(?!们)")
 # "我" as the one asking ("我怎么知道"), not the collector announcing a deed ("我找人弄你")
-_I_SINGULAR = re.compile(r"我(?!们|司|方|找|叫|让|派|带|弄|打|收拾|去|会|就|要|明天|马上|现在|今天|跟你说|告诉你)")
+_I_SINGULAR = re.compile(r"我(?!们|司|方|找|叫|让|派|带|弄|打|收拾|去|会|就|要|明天|马上|现在|今天|跟你说|告诉你|把你|将你)")
 _THREAT_QUESTION = re.compile(r"信不信|你试试|试试看")
 
 _REPORTED = re.compile(
@@ -56,8 +56,9 @@ _TARGETS = (
     r"通讯录|通信录|联系人|家人|家里人?|家属|家|父母|爸妈|爸爸|妈妈|老婆|老公|孩子|儿子|女儿|亲戚|亲友|照片|单位|公司|"
     r"领导|老板|朋友圈|村|小区|征信|隐私|信息|全家|一家|名下|银行卡|子女|户籍|老家|学校|同事|朋友"
 )
+_CONDUCT_VERB_CHARS = "爆打发找去到上来曝贴挂联通告骂抓冻催堵闹"
 _FIRST_VICTIM = re.compile(
-    r"(?:爆|打|骂|威胁|恐吓|骚扰|联系|曝光|告诉|通知|找|到|去|上|来|抓|告|起诉|冻结|拘留|吓唬|侮辱|说|叫|喊|发|P|p)了?我(?!们|司|方)"
+    r"(?:爆|打|骂|逼|威胁|恐吓|骚扰|联系|曝光|告诉|通知|找|到|去|上|来|抓|告|起诉|冻结|拘留|吓唬|侮辱|说|叫|喊|发|P|p)了?我(?!们|司|方)"
     r"|我(?!们)的?(?:" + _TARGETS.replace("|同事|朋友", "") + ")"
 )
 _SECOND_VICTIM = re.compile(
@@ -133,7 +134,9 @@ def borrower_perspective(sentence: str, start: int, end: int) -> bool:
     """The speaker is the one harmed ("打到我单位", "我的通讯录") and "you" is not, or "你们" do
     the deed ("你们爆通讯录我就投诉"): the borrower talking, not collector speech."""
     clause_start, _ = clause_bounds(sentence, start, end)
-    if _OTHER_SIDE_AGENT.search(sentence, clause_start, start):
+    agent = _OTHER_SIDE_AGENT.search(sentence, clause_start, start)
+    # bare "你们" right before a noun is a possessive ("你们全公司"), not the doer
+    if agent and (agent.group() != "你们" or sentence[start : start + 1] in _CONDUCT_VERB_CHARS):
         return True
     return bool(_FIRST_VICTIM.search(sentence)) and not _SECOND_VICTIM.search(sentence)
 
