@@ -14,6 +14,8 @@ import screenshot_fixtures as shots  # tests/ is on sys.path (pytest prepend imp
 
 from pipeline.errors import InputError
 from pipeline.messages.importer import discover_messages, import_messages
+from pipeline.messages.layout import build_layout, join_lines
+from pipeline.messages.model import OcrLine
 from pipeline.messages.ocr import ScreenshotReader, heif_available, load_image
 from pipeline.metrics import edit_distance
 from pipeline.rules import load_engine
@@ -191,3 +193,34 @@ def test_ocr_models_recorded(ocr_case: OcrCase) -> None:
     assert meta["ocr"]["package"] == "rapidocr-onnxruntime"
     assert {"ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"} <= set(meta["ocr"]["models"])
     assert meta["title"] == "138 0013 8000" and meta["size"] == [1080, 2400]
+
+
+def _line(text: str, x0: float, y0: float, x1: float, y1: float) -> OcrLine:
+    return OcrLine(text, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], 0.99)
+
+
+def test_layout_without_ocr_full_width_bubbles_by_colour() -> None:
+    """Every bubble spans nearly the whole width: sides come from the bubble colour."""
+    import numpy as np
+
+    width, height = 1000, 2200
+    image = np.full((height, width, 3), 237, dtype=np.uint8)
+    image[400:560, 150:860] = (255, 255, 255)  # received: white
+    image[600:700, 140:850] = (149, 236, 105)  # sent: WeChat green
+    lines = [
+        _line("14:02", 420, 40, 500, 80),  # status bar
+        _line("张三", 440, 140, 560, 190),  # title
+        _line("昨天 22:31", 420, 320, 580, 360),  # centred time label
+        _line("第一行很长很长很长很长很长很长很长", 180, 420, 840, 470),
+        _line("第二行", 180, 490, 300, 540),
+        _line("我这边的回复也很长很长很长很长很长", 170, 620, 830, 670),
+        _line("以下为新消息", 400, 760, 600, 800),  # centred, not a time: a separator
+        _line("发送", 880, 2100, 960, 2150),  # input bar
+    ]
+    layout = build_layout(lines, width, height, image=image, captured=datetime(2024, 1, 16, 9, 0))
+    assert layout.title == "张三" and [line.text for line in layout.separators] == ["昨天 22:31", "以下为新消息"]
+    assert [[line.text for line in b.lines] for b in layout.bubbles] == [
+        ["第一行很长很长很长很长很长很长很长", "第二行"], ["我这边的回复也很长很长很长很长很长"]]
+    assert [(b.side, b.side_reason) for b in layout.bubbles] == [("left", "saturation"), ("right", "saturation")]
+    assert layout.bubbles[0].time == datetime(2024, 1, 15, 22, 31)
+    assert join_lines(["wrapped Eng", "lish", "中文"]) == ("wrapped Eng lish中文", [(0, 11), (12, 16), (16, 18)])

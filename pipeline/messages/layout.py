@@ -11,9 +11,9 @@ Layout rules (portrait phone screenshots; fractions of the image width W / heigh
   vertical gap under 0.6 line heights;
 - side: the bubble's free margin — a bubble hugging the left edge (right margin larger by
   > 6 % W) is received, hugging the right edge is sent. Near-full-width bubbles take the side
-  whose fill colour matches the bubbles already placed on that side, else the side whose edge
-  they line up with, else the fill's saturation: saturated (WeChat green, SMS blue) = sent,
-  neutral (white / grey) = received.
+  whose fill colour matches the bubbles already placed on that side (or differs clearly from
+  the one side placed), else the fill's saturation: saturated (WeChat green, QQ / SMS blue) =
+  sent, neutral (white / grey) = received; without colour, the edge they line up with.
 """
 
 from __future__ import annotations
@@ -89,8 +89,7 @@ def _saturation(colour: np.ndarray) -> float:
 
 
 def _decide_sides(bubbles: list[Bubble], width: int, image: np.ndarray | None) -> None:
-    """Margin first; then, for near-full-width bubbles, the fill colour of the bubbles already
-    placed on each side, the edge they line up with, and last the fill's saturation."""
+    """Margin first; then, for near-full-width bubbles, colour; last the edge they line up with."""
     for bubble in bubbles:
         x0, _, x1, _ = bubble.rect
         left_margin, right_margin = x0, width - x1
@@ -110,21 +109,31 @@ def _decide_sides(bubbles: list[Bubble], width: int, image: np.ndarray | None) -
     for bubble in bubbles:
         if bubble.side:
             continue
+        bubble.side, bubble.side_reason = _by_colour(fills[id(bubble)], reference)
+        if bubble.side:
+            continue
         x0, _, x1, _ = bubble.rect
-        fill = fills[id(bubble)]
-        if fill is not None and reference["left"] is not None and reference["right"] is not None:
-            to_left = float(np.abs(fill - reference["left"]).sum())
-            to_right = float(np.abs(fill - reference["right"]).sum())
-            if abs(to_left - to_right) > COLOUR_GAP:
-                bubble.side, bubble.side_reason = ("left" if to_left < to_right else "right"), "colour"
-                continue
         near_left = left_anchor is not None and abs(x0 - left_anchor) < ANCHOR_TOL * width
         near_right = right_anchor is not None and abs(x1 - right_anchor) < ANCHOR_TOL * width
         if near_left != near_right:
             bubble.side, bubble.side_reason = ("left" if near_left else "right"), "aligned"
-        elif fill is not None:
-            bubble.side = "right" if _saturation(fill) > SENT_SATURATION else "left"
-            bubble.side_reason = "saturation"
+
+
+def _by_colour(fill: np.ndarray | None, reference: dict[str, np.ndarray | None]) -> tuple[str | None, str]:
+    """The side whose placed bubbles share this fill; with one side placed, same fill = that
+    side and a clearly different fill = the other; with none, saturated = sent."""
+    if fill is None:
+        return None, ""
+    distance = {side: float(np.abs(fill - ref).sum()) for side, ref in reference.items() if ref is not None}
+    if len(distance) == 2 and abs(distance["left"] - distance["right"]) > COLOUR_GAP:
+        return min(distance, key=distance.__getitem__), "colour"
+    if len(distance) == 1:
+        [(side, gap)] = distance.items()
+        if gap < COLOUR_GAP:
+            return side, "colour"
+        if gap > 3 * COLOUR_GAP:
+            return ("left" if side == "right" else "right"), "colour"
+    return ("right" if _saturation(fill) > SENT_SATURATION else "left"), "saturation"
 
 
 def build_layout(lines: list[OcrLine], width: int, height: int, *, image: np.ndarray | None = None,
