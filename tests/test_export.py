@@ -517,3 +517,40 @@ def test_excerpt_range_pads_two_seconds_and_clamps() -> None:
 def test_complaints_quote_the_sentence_with_the_flag(text: str, match: str, expected: str) -> None:
     start = text.index(match)
     assert sentence_around(text, start, start + len(match)) == expected
+
+
+def test_adapted_templates_are_used_and_bad_ones_named(tmp_path: Path) -> None:
+    case_dir, _ = _small_case(tmp_path)
+    custom = tmp_path / "templates"
+    custom.mkdir()
+    (custom / "12321.txt.j2").write_text("NGO 版本：{{ numbers[0].number }}，{{ calls|length }} 通\n", encoding="utf-8")
+    out = tmp_path / "pack.zip"
+    export_pack(case_dir, out, PackOptions(templates_dir=custom))
+    with zipfile.ZipFile(out) as archive:
+        assert archive.read("complaints/12321.txt").decode() == "NGO 版本：13912345678，1 通\n"
+        assert "12378 金融消费投诉" in archive.read("complaints/12378.txt").decode()  # default behind it
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["options"]["templates"] == "custom"
+    assert manifest["templates"]["12321.txt.j2"] == hashlib.sha256((custom / "12321.txt.j2").read_bytes()).hexdigest()
+    (custom / "12321.txt.j2").write_text("第一行\n{% for x in calls %}\n{{ x.no }\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["export", str(case_dir), "-o", str(out), "--templates", str(custom)])
+    assert result.exit_code == 2 and "12321.txt.j2:3" in result.output and "模板语法错误" in result.output
+    (custom / "12321.txt.j2").write_text("{{ no_such_field }}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["export", str(case_dir), "-o", str(out), "--templates", str(custom)])
+    assert result.exit_code == 2 and "no_such_field" in result.output and "Traceback" not in result.output
+
+
+def test_a_case_nobody_reviewed_exports_calls_without_flags(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for name in ("13912345678_20240116093015.m4a", "13912345678_20240116093015.truth.json"):
+        shutil.copy2(SAMPLES / name, recordings / name)
+    build_case(tmp_path / "case", recordings).close()
+    out = tmp_path / "pack.zip"
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "case"), "-o", str(out)])
+    assert result.exit_code == 0 and "没有已确认的标记" in result.output
+    assert verify_pack(out).ok
+    root = unpack(out, tmp_path / "unpacked")
+    assert not (root / "excerpts").exists() and (root / "originals" / "13912345678_20240116093015.m4a").is_file()
+    assert len(Document(str(root / "evidence_list.docx")).tables[0].rows) == 1
+    assert "尚无经复核确认的违规内容" in (root / "complaints" / "12321.txt").read_text(encoding="utf-8")

@@ -160,13 +160,16 @@ def _load_manifest(root: Path, report: VerifyReport) -> dict[str, Any]:
     return {}
 
 
-def _check_manifest(manifest: dict[str, Any], actual: dict[str, str], report: VerifyReport) -> None:
+def _check_manifest(root: Path, manifest: dict[str, Any], actual: dict[str, str], report: VerifyReport) -> None:
     listed = {f.get("path"): f for f in manifest.get("files", []) if isinstance(f, dict)}
     for name, entry in sorted(listed.items()):
         if name in actual and entry.get("sha256") != actual[name]:
             report.problems.append(f"{MANIFEST} 中 {name} 的哈希与文件不符 ({MANIFEST}: sha256 of {name} does not match)")
     for name in sorted(set(actual) - set(listed) - {MANIFEST}):
         report.problems.append(f"{MANIFEST} 没有登记 {name} ({MANIFEST} does not list {name})")
+    for name in sorted(n for n in set(listed) - set(actual) if isinstance(n, str)):
+        if not (root / name).is_file() or _unsafe_reason(name):
+            report.problems.append(f"{MANIFEST} 登记的文件 {name} 不在包中 ({MANIFEST} lists {name}, which is missing)")
 
 
 def _check_custody(root: Path, manifest: dict[str, Any], actual: dict[str, str], report: VerifyReport) -> None:
@@ -241,7 +244,7 @@ def verify_dir(root: Path) -> VerifyReport:
     report = VerifyReport()
     actual = _check_sums(root, report)
     manifest = _load_manifest(root, report)
-    _check_manifest(manifest, actual, report)
+    _check_manifest(root, manifest, actual, report)
     _check_custody(root, manifest, actual, report)
     _check_excerpts(root, manifest, report)
     return report
