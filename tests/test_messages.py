@@ -309,3 +309,15 @@ def test_add_messages_cli(tmp_path: Path, input_dir: Path) -> None:
     copy = str(shutil.copy(input_dir / "母亲" / "qq.txt", tmp_path / "copy.txt"))
     late = runner.invoke(cli, [str(tmp_path / "case"), copy, "--off-hours", "late"])
     assert late.exit_code == 2, late.output
+
+
+def test_moving_a_file_to_another_person_follows(tmp_path: Path, input_dir: Path, rules) -> None:  # noqa: ANN001
+    with open_store(tmp_path / "case") as store:
+        import_messages(store, [input_dir / "母亲" / "qq.txt"], rules, input_dir)
+        moved = input_dir / "父亲" / "qq.txt"
+        moved.parent.mkdir()
+        (input_dir / "母亲" / "qq.txt").rename(moved)
+        [outcome] = import_messages(store, [moved], rules, input_dir).outcomes
+        assert (outcome.status, outcome.received_by) == ("reused", "父亲")
+        assert {m.received_by for m in store.messages()} == {"父亲"}
+        assert [e.action for e in store.custody_events()].count("relocate") == 1

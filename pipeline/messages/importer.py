@@ -276,6 +276,8 @@ def import_messages(store: Any, paths: list[Path], rules: RuleEngine, input_dir:
     Run after the calls are stored: the log rules look at the case's call numbers.
     ``events``: optional object with ``message(text)`` (the batch's RunEvents).
     """
+    if not hasattr(store, "save_messages"):
+        raise TypeError("the store needs pipeline.store.messages.MessagesMixin (class CaseStore(MessagesMixin, ReviewMixin))")
     report = MessageImportReport()
     overrides = load_message_overrides(input_dir)
     for path in paths:

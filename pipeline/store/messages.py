@@ -196,6 +196,9 @@ class MessagesMixin(CaseStoreBase):
             if changed:
                 conn.execute(f"UPDATE message_sources SET {', '.join(f'{k} = ?' for k in changed)} WHERE id = ?",
                              (*(v[1] for v in changed.values()), known.id))
+                if "received_by" in changed:  # messages that inherited the file's person follow it
+                    conn.execute("UPDATE messages SET received_by = ? WHERE source_id = ? AND received_by IS ?",
+                                 (received_by, known.id, changed["received_by"][0]))
                 custody.append_event(
                     conn, actor=actor, action="relocate" if "source_path" in changed else "metadata",
                     object=f"msgfile:{known.id}", sha256=sha256,
