@@ -554,3 +554,19 @@ def test_a_case_nobody_reviewed_exports_calls_without_flags(tmp_path: Path) -> N
     assert not (root / "excerpts").exists() and (root / "originals" / "13912345678_20240116093015.m4a").is_file()
     assert len(Document(str(root / "evidence_list.docx")).tables[0].rows) == 1
     assert "尚无经复核确认的违规内容" in (root / "complaints" / "12321.txt").read_text(encoding="utf-8")
+
+
+def test_cut_native_keeps_only_the_asked_frames_and_clamps_at_the_end() -> None:
+    from pipeline.evidence.excerpts import ExcerptRange, cut_native
+
+    oga = SAMPLES / "20240116_213000.123+0800_in_13800138000.oga"
+    whole = decode_native(oga)
+    assert (whole.sample_rate, whole.channels) == (48000, 2)
+    spans = [ExcerptRange(0, 1000), ExcerptRange(48000, 150000), ExcerptRange(whole.frames - 10, whole.frames + 500),
+             ExcerptRange(whole.frames + 10, whole.frames + 20)]
+    clips = cut_native(oga, lambda rate: spans if rate == 48000 else [])
+    assert clips.total_frames == whole.frames and clips.sample_format == "fltp"
+    for span, clip, clamped in zip(spans, clips.clips, clips.ranges, strict=True):
+        assert np.array_equal(clip, whole.samples[:, span.start_frame:span.end_frame])
+        assert clamped.frames == clip.shape[1]
+    assert clips.clips[2].shape == (2, 10) and clips.clips[3].shape == (2, 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from pipeline.errors import InputError
 # numpy dtype of decoded samples -> WAV subtype that stores them unchanged
 _SUBTYPES = {np.dtype(np.int16): "PCM_16", np.dtype(np.int32): "PCM_32", np.dtype(np.float32): "FLOAT",
              np.dtype(np.float64): "DOUBLE"}
+# FFmpeg sample format (planar "p" dropped) -> numpy dtype of ``_frame_array``'s output
+_FORMAT_DTYPES = {"s16": np.int16, "s32": np.int32, "flt": np.float32, "dbl": np.float64, "u8": np.int16}
 _READ_DTYPES = {"PCM_16": "int16", "PCM_32": "int32", "FLOAT": "float32", "DOUBLE": "float64"}
 
 
@@ -73,35 +76,85 @@ def _frame_array(frame: av.AudioFrame) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def decode_native(path: str | Path) -> NativeAudio:
-    """Decode the whole first audio stream without resampling or converting.
+@dataclass
+class NativeClips:
+    """Some frame ranges of a decoded stream, in the decoder's own format (see ``cut_native``)."""
 
-    Corrupt packets are skipped (as ``pipeline.audio.decode`` does, so times still agree); a
-    stream that changes rate or channel layout midway cannot be cut losslessly: InputError.
+    sample_rate: int
+    sample_format: str
+    channels: int
+    total_frames: int
+    ranges: list[ExcerptRange]  # the requested ranges, clamped to ``total_frames``
+    clips: list[np.ndarray]  # (channels, frames) per range; empty when a range lies past the end
+    decode_errors: int = 0
+
+
+def _native_arrays(path: Path) -> Iterator[tuple[np.ndarray | None, tuple[str, int, str]]]:
+    """(samples, (format, rate, layout)) per decoded frame; (None, last signature) per corrupt packet."""
+    signature: tuple[str, int, str] = ("", 0, "")
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with-block below
+    except OSError as exc:
+        raise InputError(path, f"无法读取文件（{exc.strerror}）", f"cannot read file: {exc.strerror}") from None
+    with handle:
+        try:
+            container = av.open(handle, mode="r", container_options={"format_whitelist": ALLOWED_DEMUXERS})
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            raise InputError(path, "无法打开音频", f"cannot open audio: {exc}") from None
+        with container:
+            stream = container.streams.best("audio") or container.streams.audio[0]
+            for frame in _frames(container, stream, stream.codec_context):
+                if frame is None:
+                    yield None, signature
+                    continue
+                current = (frame.format.name, frame.sample_rate, frame.layout.name)
+                if signature[1] and current != signature:
+                    raise InputError(path, "录音中途改变了采样率或声道，无法无损截取片段",
+                                     f"stream changes from {signature} to {current} midway: no lossless excerpt")
+                signature = current
+                yield _frame_array(frame), signature
+
+
+def cut_native(path: str | Path, ranges_at: Callable[[int], list[ExcerptRange]]) -> NativeClips:
+    """Decode the first audio stream without resampling or converting, keeping only some frames.
+
+    ``ranges_at(sample_rate)`` gives the wanted frame ranges once the decoder's rate is known;
+    ends past the recording are clamped. Only those frames are held in memory, so an hour of
+    48 kHz stereo costs no more than its excerpts. Corrupt packets are skipped (as
+    ``pipeline.audio.decode`` does, so times still agree). A stream that changes rate or channel
+    layout midway cannot be cut losslessly: InputError.
     """
     path = Path(probe(path).path)  # InputError for a missing, empty or non-audio file
-    chunks: list[np.ndarray] = []
-    signature: tuple[str, int, str] | None = None
-    errors = 0
-    with open(path, "rb") as handle, av.open(handle, mode="r",
-                                             container_options={"format_whitelist": ALLOWED_DEMUXERS}) as container:
-        stream = container.streams.best("audio") or container.streams.audio[0]
-        codec = stream.codec_context
-        for frame in _frames(container, stream, codec):
-            if frame is None:
-                errors += 1
-                continue
-            current = (frame.format.name, frame.sample_rate, frame.layout.name)
-            if signature is None:
-                signature = current
-            elif current != signature:
-                raise InputError(path, "录音中途改变了采样率或声道，无法无损截取片段",
-                                 f"stream changes from {signature} to {current} midway: no lossless excerpt")
-            chunks.append(_frame_array(frame))
-    if signature is None or not chunks:
+    wanted: list[ExcerptRange] | None = None
+    parts: list[list[np.ndarray]] = []
+    position, errors, channels = 0, 0, 0
+    signature: tuple[str, int, str] = ("", 0, "")
+    for array, signature in _native_arrays(path):
+        if array is None:
+            errors += 1
+            continue
+        if wanted is None:
+            wanted = ranges_at(signature[1])
+            parts = [[] for _ in wanted]
+        channels = array.shape[0]
+        end = position + array.shape[1]
+        for span, chunks in zip(wanted, parts, strict=True):
+            lo, hi = max(span.start_frame, position), min(span.end_frame, end)
+            if lo < hi:
+                chunks.append(array[:, lo - position:hi - position])
+        position = end
+    if wanted is None or position == 0:
         raise InputError(path, "没有可解码的音频", "no decodable audio")
-    samples = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
-    return NativeAudio(samples, signature[1], signature[0], errors)
+    dtype = _FORMAT_DTYPES.get(signature[0].rstrip("p"), np.float32)
+    clips = [np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), dtype=dtype) for chunks in parts]
+    ranges = [ExcerptRange(min(s.start_frame, position), min(s.end_frame, position)) for s in wanted]
+    return NativeClips(signature[1], signature[0], channels, position, ranges, clips, errors)
+
+
+def decode_native(path: str | Path) -> NativeAudio:
+    """The whole first audio stream in the decoder's own rate, channels and sample format."""
+    whole = cut_native(path, lambda rate: [ExcerptRange(0, 2**62)])
+    return NativeAudio(whole.clips[0], whole.sample_rate, whole.sample_format, whole.decode_errors)
 
 
 def _frames(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
@@ -118,13 +171,17 @@ def _frames(container: av.container.InputContainer, stream: av.audio.stream.Audi
             yield from codec.decode(None)
 
 
-def excerpt_range(start_s: float, end_s: float, padding_s: float, sample_rate: int, total_frames: int) -> ExcerptRange:
-    """Frames of [start - padding, end + padding] seconds, clamped to the recording."""
+def excerpt_range(start_s: float, end_s: float, padding_s: float, sample_rate: int,
+                  total_frames: int | None = None) -> ExcerptRange:
+    """Frames of [start - padding, end + padding] seconds, clamped to the recording when its length is given."""
     # rounded first: 14.9 s * 16000 is 238399.99999999997 in floating point, and means frame 238400
     first = max(0, math.floor(round((start_s - padding_s) * sample_rate, 6)))
-    last = min(total_frames, math.ceil(round((max(end_s, start_s) + padding_s) * sample_rate, 6)))
-    first = min(first, max(0, last - 1))
-    return ExcerptRange(first, max(last, first + 1) if total_frames else first)
+    last = math.ceil(round((max(end_s, start_s) + padding_s) * sample_rate, 6))
+    last = max(last, first + 1)
+    if total_frames is not None:
+        last = min(last, total_frames)
+        first = min(first, max(0, last - 1))
+    return ExcerptRange(first, last)
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
@@ -162,6 +219,3 @@ def read_wav(source: str | Path | bytes) -> tuple[np.ndarray, int]:
     data, rate = sf.read(handle, dtype=dtype, always_2d=True)
     return np.ascontiguousarray(data.T), int(rate)
 
-
-def cut(audio: NativeAudio, span: ExcerptRange) -> np.ndarray:
-    return audio.samples[:, span.start_frame:span.end_frame]

@@ -23,7 +23,7 @@ from pipeline.errors import InputError
 from pipeline.evidence import call_files
 from pipeline.evidence.complaints import TemplateSet, complaint_context, render_complaints, render_readme
 from pipeline.evidence.docx import evidence_list_docx
-from pipeline.evidence.excerpts import cut, decode_native, decoder_versions, excerpt_range, wav_bytes
+from pipeline.evidence.excerpts import cut_native, decoder_versions, excerpt_range, wav_bytes
 from pipeline.evidence.manifest import (
     CUSTODY,
     MANIFEST,
@@ -110,24 +110,30 @@ def _excerpts(case: PackCase, staged: dict[str, Path], padding_s: float, files: 
         wanted = [f for f in pack_call.flags if f.excerpt_name]
         if not wanted:
             continue
+        spans: list[tuple[float, float]] = []
+        for flag in wanted:
+            start_s = float(flag.row.start_s or 0.0)
+            spans.append((start_s, float(flag.row.end_s if flag.row.end_s is not None else start_s)))
         try:
-            audio = decode_native(staged[pack_call.call.id])
+            audio = cut_native(staged[pack_call.call.id],
+                               lambda rate, spans=spans: [excerpt_range(a, b, padding_s, rate) for a, b in spans])
         except InputError as exc:
             warnings.append(f"通话 {pack_call.call.id} 无法截取录音摘录：{exc.reason_zh}（原件仍已收录）")
             for flag in wanted:
                 flag.excerpt_name = None
             continue
-        for flag in wanted:
-            start_s = float(flag.row.start_s or 0.0)
-            end_s = float(flag.row.end_s if flag.row.end_s is not None else start_s)
-            span = excerpt_range(start_s, end_s, padding_s, audio.sample_rate, audio.frames)
+        for flag, (start_s, end_s), span, clip in zip(wanted, spans, audio.ranges, audio.clips, strict=True):
             assert flag.excerpt_name is not None
-            files[flag.excerpt_name] = wav_bytes(cut(audio, span), audio.sample_rate)
+            if clip.shape[1] == 0:
+                warnings.append(f"标记 {flag.row.id} 的时间超出了录音长度，未截取摘录")
+                flag.excerpt_name = None
+                continue
+            files[flag.excerpt_name] = wav_bytes(clip, audio.sample_rate)
             described.append({
                 "path": flag.excerpt_name, "pack_number": flag.number, "flag_id": flag.row.id,
                 "call_id": pack_call.call.id, "original": pack_call.original_name, "category": flag.row.category,
                 "sample_rate": audio.sample_rate, "channels": audio.channels, "sample_format": audio.sample_format,
-                "dtype": str(audio.samples.dtype), "start_frame": span.start_frame, "end_frame": span.end_frame,
+                "dtype": str(clip.dtype), "start_frame": span.start_frame, "end_frame": span.end_frame,
                 "start_s": round(span.start_frame / audio.sample_rate, 6),
                 "end_s": round(span.end_frame / audio.sample_rate, 6),
                 "flag_start_s": start_s, "flag_end_s": end_s})

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import InputError
-from pipeline.evidence.excerpts import NativeAudio, decode_native, decoder_versions, read_wav
+from pipeline.evidence.excerpts import ExcerptRange, cut_native, decoder_versions, read_wav
 from pipeline.evidence.manifest import CUSTODY, MANIFEST, PACK_SCHEMA, SUMS, parse_sums
 from pipeline.store import verify_jsonl
 
@@ -208,36 +208,35 @@ def _check_excerpts(root: Path, manifest: dict[str, Any], report: VerifyReport) 
     described = {e.get("path"): e for e in manifest.get("excerpts", []) if isinstance(e, dict)}
     for name in sorted(n for n in _pack_files(root) if n.startswith("excerpts/") and n not in described):
         report.problems.append(f"录音摘录 {name} 没有在清单中登记 (excerpt {name} not described in the manifest)")
-    decoded: dict[str, NativeAudio | None] = {}
-    versions = manifest.get("excerpt_decoder") or {}
+    by_original: dict[str, list[tuple[str, ExcerptRange]]] = {}
     for name, entry in sorted(described.items()):
         original = str(entry.get("original"))
         if _unsafe_reason(str(name)) or _unsafe_reason(original) or not (root / name).is_file():
             continue  # missing files are reported by the hash check
-        if original not in decoded:
-            try:
-                decoded[original] = decode_native(root / original)
-            except InputError as exc:
-                decoded[original] = None
-                report.problems.append(f"原始录音 {original} 无法解码：{exc.reason_zh} (original cannot be decoded)")
-        audio = decoded[original]
-        if audio is None:
-            continue
+        span = ExcerptRange(int(entry.get("start_frame", 0)), int(entry.get("end_frame", 0)))
+        by_original.setdefault(original, []).append((str(name), span))
+    versions = manifest.get("excerpt_decoder") or {}
+    for original, clips in by_original.items():
         try:
-            samples, rate = read_wav(root / name)
-        except (ValueError, RuntimeError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
-            report.problems.append(f"录音摘录 {name} 不是可读的无损 WAV (excerpt {name} unreadable: {exc})")
+            audio = cut_native(root / original, lambda rate, clips=clips: [span for _, span in clips])
+        except InputError as exc:
+            report.problems.append(f"原始录音 {original} 无法解码：{exc.reason_zh} (original cannot be decoded)")
             continue
-        start, end = int(entry.get("start_frame", -1)), int(entry.get("end_frame", -1))
-        expected = audio.samples[:, start:end] if 0 <= start < end <= audio.frames else None
-        report.excerpts_checked += 1
-        if expected is None or rate != audio.sample_rate or samples.shape != expected.shape \
-                or samples.dtype != expected.dtype or not np.array_equal(samples, expected):
-            note = ""
-            if versions and versions != decoder_versions():
-                note = f"；本机解码器 {decoder_versions()} 与导出时 {versions} 不同"
-            report.problems.append(f"录音摘录 {name} 与原始录音 {original} 解码后的对应片段不一致{note} "
-                                   f"(excerpt {name} differs from frames {start}..{end} of {original})")
+        for (name, span), expected in zip(clips, audio.clips, strict=True):
+            try:
+                samples, rate = read_wav(root / name)
+            except (ValueError, RuntimeError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
+                report.problems.append(f"录音摘录 {name} 不是可读的无损 WAV (excerpt {name} unreadable: {exc})")
+                continue
+            report.excerpts_checked += 1
+            if rate != audio.sample_rate or expected.shape[1] != span.frames or samples.shape != expected.shape \
+                    or samples.dtype != expected.dtype or not np.array_equal(samples, expected):
+                note = ""
+                if versions and versions != decoder_versions():
+                    note = f"；本机解码器 {decoder_versions()} 与导出时 {versions} 不同"
+                report.problems.append(f"录音摘录 {name} 与原始录音 {original} 解码后的对应片段不一致{note} "
+                                       f"(excerpt {name} differs from frames {span.start_frame}..{span.end_frame} "
+                                       f"of {original})")
 
 
 def verify_dir(root: Path) -> VerifyReport:
