@@ -1,9 +1,11 @@
 """Text evidence: SMS backups (XML / CSV), chat text exports and screenshots -> ``Message``s.
 
-    parsed = parse_message_file(path)          # format chosen by content; InputError if unknown
+    from pipeline.messages.importer import discover_messages, import_messages, parse_message_file
+    parsed = parse_message_file(path)          # parser chosen by content; InputError if unknown
     parsed.messages, parsed.problems           # problems: malformed entries, skipped with their line
+    report = import_messages(store, discover_messages(input_dir), rules, input_dir)
 
 Modules: ``model`` (dataclasses), ``sms_xml`` / ``sms_csv`` / ``chat_text`` (parsers), ``ocr``
 (screenshots, offline RapidOCR) with ``layout`` (lines -> bubbles), ``times`` (time formats),
-``detect`` (which parser a file needs), ``importer`` (into a case).
+``importer`` (detection by content, messages.csv, into a case, outputs).
 """
