@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 
@@ -19,14 +20,15 @@ from pipeline.metrics import cer, corpus_cer
 DOMAIN_PROMPT = "以下是普通话的电话录音，使用简体中文。催收，逾期，还款，欠款，通讯录，上门，起诉，律师函。"
 PLAIN = DecodeOptions(initial_prompt="以下是普通话的句子。", vad=False)  # the ASR.md baseline
 LEVERS = {
-    "plain beam5 prompt(generic) no-VAD": PLAIN,
+    "plain: beam 5, generic prompt, no VAD": PLAIN,
     "+ phone-call prompt": replace(PLAIN, initial_prompt=DecodeOptions().initial_prompt),
     "+ prompt with collection vocabulary": replace(PLAIN, initial_prompt=DOMAIN_PROMPT),
-    "+ phone-call prompt + VAD": replace(PLAIN, initial_prompt=DecodeOptions().initial_prompt, vad=True),
     "default (configs/default.yaml)": DecodeOptions(),
+    "default without VAD": replace(DecodeOptions(), vad=False),
     "default, beam 1": replace(DecodeOptions(), beam_size=1),
+    "default, beam 8": replace(DecodeOptions(), beam_size=8),
     "default + hotwords": replace(DecodeOptions(), hotwords="催收 逾期 还款 通讯录 老赖 上门 起诉"),
-    "no prompt, VAD": replace(DecodeOptions(), initial_prompt=None),
+    "default without prompt": replace(DecodeOptions(), initial_prompt=None),
 }
 
 
@@ -34,7 +36,10 @@ def main() -> None:
     engine = FasterWhisperEngine(threads=2)
     clips = [(decode(path).mono(), ref, path.name) for path, ref in full_sentence_refs()]
     audio_s = sum(len(a) / 16000 for a, _, _ in clips)
+    only = sys.argv[1:]
     for label, options in LEVERS.items():
+        if only and not any(o in label for o in only):
+            continue
         t0 = time.perf_counter()
         pairs, worst = [], []
         for audio, ref, name in clips:
@@ -42,7 +47,7 @@ def main() -> None:
             pairs.append((ref, hyp))
             worst.append((round(cer(ref, hyp), 2), name))
         dt = time.perf_counter() - t0
-        print(f"{label:40s} CER={corpus_cer(pairs):.3f} RTF={dt / audio_s:.3f} worst={max(worst)}")
+        print(f"{label:40s} CER={corpus_cer(pairs):.3f} RTF={dt / audio_s:.3f} per-clip={[w for w, _ in worst]}", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,17 @@ SYSTEM_FILES = {"thumbs.db", "desktop.ini", ".ds_store", "icon\r"}
 SYSTEM_DIRS = {"__macosx", "$recycle.bin", "system volume information", ".trashes", ".thumbnails"}
 # Files the batch reads itself; they are inputs, not skipped recordings.
 COMPANION_FILES = {"calls.csv", "messages.csv"}
+# A file with one of these names that does not decode is a damaged recording (a failure with its
+# reason), not a non-audio file to skip.
+AUDIO_SUFFIXES = {
+    ".mp3", ".m4a", ".amr", ".awb", ".3gp", ".3ga", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aac",
+    ".wma", ".mka", ".webm", ".aiff", ".aif", ".caf", ".mp4", ".spx",
+}
 
 
 @dataclass
 class Discovery:
-    recordings: list[Path]
+    recordings: list[Path]  # audio by content, or named like audio (then probing reports why it fails)
     skipped: list[tuple[Path, str]]  # (path, Chinese reason) for every non-audio file seen
     companions: list[Path]
 
@@ -41,7 +47,7 @@ def discover(input_dir: Path) -> Discovery:
                 (path.with_suffix(ext)).exists() for ext in (".oga", ".ogg", ".m4a", ".amr", ".flac", ".wav", ".mp3")
             ):
                 companions.append(path)  # a BCR metadata sidecar next to its recording
-            elif is_audio(path):
+            elif path.suffix.lower() in AUDIO_SUFFIXES or is_audio(path):
                 recordings.append(path)
             else:
                 skipped.append((path, "不是音频文件，已跳过 (not an audio file, skipped)"))

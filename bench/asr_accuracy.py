@@ -1,0 +1,50 @@
+"""Accuracy of the default pipeline on real and synthetic Mandarin speech.
+
+    python bench/asr_accuracy.py            # refs.tsv sentences, cuishou 8 kHz keywords, calls_dev
+
+Prints CER on the 11 full sentences of refs.tsv, exact-match accuracy (and CER) on the 80
+one- or two-word 8 kHz replies of cuishou_8k_keywords, and CER on each calls_dev call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+
+from common import CALLS_DEV, full_sentence_refs, keyword_refs
+
+from pipeline.asr.faster_engine import FasterWhisperEngine
+from pipeline.metrics import cer, cer_text, corpus_cer
+from pipeline.transcribe import transcribe_file
+
+
+def main() -> None:
+    engine = FasterWhisperEngine(threads=2)
+
+    t0 = time.perf_counter()
+    pairs = [(ref, transcribe_file(path, engine).text) for path, ref in full_sentence_refs()]
+    print(f"refs.tsv full sentences: n={len(pairs)} CER={corpus_cer(pairs):.3f} ({time.perf_counter() - t0:.0f}s)")
+    for (path, _), (ref, hyp) in zip(full_sentence_refs(), pairs, strict=True):
+        print(f"  {cer(ref, hyp):.2f} {path.name}: {hyp}")
+
+    by_word: dict[str, list[bool]] = defaultdict(list)
+    kw_pairs = []
+    for path, ref in keyword_refs():
+        hyp = transcribe_file(path, engine).text
+        kw_pairs.append((ref, hyp))
+        by_word[ref].append(cer_text(hyp) == cer_text(ref))
+    exact = sum(ok for oks in by_word.values() for ok in oks)
+    total = sum(len(oks) for oks in by_word.values())
+    print(f"cuishou_8k_keywords: n={total} exact={exact / total:.3f} CER={corpus_cer(kw_pairs):.3f}")
+    print("  " + " ".join(f"{w}:{sum(v)}/{len(v)}" for w, v in sorted(by_word.items())))
+
+    for wav in sorted(CALLS_DEV.glob("*.wav")):
+        truth = json.loads(wav.with_suffix(".truth.json").read_text(encoding="utf-8"))
+        ref = "".join(t["text"] for t in truth["turns"])
+        transcript = transcribe_file(wav, engine)
+        print(f"calls_dev {wav.name}: CER={cer(ref, transcript.text):.3f} channel_mode={transcript.options['channel_mode']}")
+
+
+if __name__ == "__main__":
+    main()
