@@ -27,7 +27,9 @@ _RHETORICAL = re.compile(r"^(?:不会|不能|不可以|不是|没有)$")
 _RHETORICAL_END = re.compile(r"[吗么嘛][？?！!。]?$")
 # "是不是/会不会/有没有…" ask a question; their 不/没 negates nothing
 _A_NOT_A = re.compile(r"(是|会|能|要|可|敢|想|去|有|信)[不没]\1")
-_CONSEQUENCE = re.compile(r"就|便|否则|不然|的话|那么|那就|马上|立刻|直接|到时")
+# words that end a negation's scope: a consequence ("…就"), or a sentence-final particle, which
+# Whisper's unpunctuated text leaves as the only clause boundary ("不是有退休金吗让他们…")
+_CONSEQUENCE = re.compile(r"就|便|否则|不然|的话|那么|那就|马上|立刻|直接|到时|吗|吧|呢|啊|呀")
 _NEG_AFTER = re.compile(
     r"^[^，。！？,!?]{0,6}(?:是不可能的|不可能|是不会的|我们(?:绝对|是|从来|也)?不(?:会|做|干)|是违法|违法的)"
 )
