@@ -22,6 +22,7 @@ from pipeline.asr.factory import model_fingerprint
 from pipeline.audio import AudioInfo, decode, probe, sha256_file
 from pipeline.callrules import CallRuleOptions, call_log_flags
 from pipeline.calls import apply_overrides, call_metadata, load_overrides
+from pipeline.contacts_reached import person_from_path
 from pipeline.discover import Discovery
 from pipeline.errors import InputError
 from pipeline.rules import RuleEngine
@@ -137,6 +138,8 @@ def intake(store: CaseStore, path: Path, overrides: dict[str, dict[str, Any]], r
     meta = call_metadata(path, tags=info.tags, duration=info.duration)
     if overrides:
         apply_overrides(meta, path, overrides, root=root)
+    if meta.received_by is None:
+        meta.received_by = person_from_path(path, root)
     row = store.upsert_call_intake(path, sha, info=info, meta=meta)
     return sha, info, row
 

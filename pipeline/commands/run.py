@@ -19,8 +19,10 @@ from pipeline.batch import CallOutcome, RunEvents, RunSettings, apply_call_rules
 from pipeline.callrules import CallRuleOptions
 from pipeline.case_outputs import build_summary, write_call_outputs, write_summary
 from pipeline.commands.transcribe import build_config, engine_kwargs, engine_options, parse_formats
+from pipeline.contacts_reached import contacts_reached, to_markdown
 from pipeline.discover import discover
 from pipeline.errors import ConfigError, InputError
+from pipeline.messages.importer import discover_messages, import_messages
 from pipeline.render import FORMATS
 from pipeline.render.html_case import write_case_html
 from pipeline.rules import load_engine as load_rules
@@ -116,6 +118,8 @@ def _call_rule_options(window: str, max_calls: int) -> CallRuleOptions:
 def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSettings, rules, opts, console: Console,  # type: ignore[no-untyped-def]
          started: float) -> int:
     discovery = discover(input_dir)
+    message_files = discover_messages(input_dir)
+    discovery.skipped = [(p, why) for p, why in discovery.skipped if p not in set(message_files)]
     try:
         loaded, config = build_config(opts)
     except ConfigError as exc:
@@ -144,6 +148,7 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
         console.print(f"[red]错误[/red] {exc}")
         return 2
     apply_call_rules(store, settings.call_rules)
+    msg_report = import_messages(store, message_files, rules, input_dir, events=events)
     for call in store.iter_calls():
         if call.status == "done":
             write_call_outputs(store, case_dir, call.id, settings.formats, rules.pack_info)
@@ -155,10 +160,16 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
         {"model": {"engine": model.engine, "name": model.name, "sha256": model.sha256} if model else None,
          "rule_packs": rules.pack_info},
     )
+    summary["messages"] = msg_report.to_dict()
+    reached = contacts_reached(store, input_dir)
+    summary["contacts_reached"] = [row.to_dict() for row in reached]
     write_summary(case_dir, summary)
     store.finish_run(run_id, {k: summary[k] for k in ("calls", "audio_minutes", "flags_per_category", "this_run")})
     _print_summary(console, report.outcomes, summary, elapsed, case_dir)
-    return 1 if any(o.status == "failed" for o in report.outcomes) else 0
+    if message_files:
+        console.print(to_markdown(reached))
+    failed = any(o.status == "failed" for o in report.outcomes) or bool(msg_report.failed)
+    return 1 if failed else 0
 
 
 def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict, elapsed: float, case_dir: Path) -> None:

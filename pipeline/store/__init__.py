@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pipeline.store.base import DB_NAME, NotFoundError
 from pipeline.store.custody import GENESIS, CustodyEvent, default_actor, to_jsonl, verify_chain, verify_jsonl
+from pipeline.store.messages import MessagesMixin
 from pipeline.store.review import ReviewMixin
 from pipeline.store.rows import (
     FLAG_STATUSES,
@@ -29,7 +30,7 @@ from pipeline.store.rows import (
 from pipeline.store.schema import SCHEMA_VERSION
 
 
-class CaseStore(ReviewMixin):
+class CaseStore(MessagesMixin, ReviewMixin):
     """Calls, transcripts, flags, reviews, custody log and runs of one case.
 
     Safe to share between threads (one connection behind a lock) and between processes (WAL:
