@@ -1,0 +1,105 @@
+"""Speed, memory and accuracy: plain openai-whisper vs callproof's default pipeline, same files.
+
+    python bench/asr_speed.py [--threads 2]
+
+Both use the same Whisper base weights (openai-whisper gets them converted from the bundled
+CTranslate2 model). Each side runs in its own subprocess so its peak RSS is its own:
+- openai-whisper: its own `whisper.transcribe()`, fp32 on CPU, beam 5, language zh.
+- callproof: `transcribe_file()` with configs/default.yaml (faster-whisper int8, VAD, filters).
+Files: the 11 full sentences of refs.tsv plus the two 16 kHz calls of calls_dev (~90 s).
+Prints RTF (processing s / audio s), peak RSS and CER for each, then
+`speedup_vs_openai_whisper=X.XX` (openai processing time / ours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import CALLS_DEV, ROOT, full_sentence_refs, peak_rss_mb
+
+
+def bench_files() -> list[tuple[Path, str]]:
+    files = list(full_sentence_refs())
+    for wav in sorted(CALLS_DEV.glob("call*_16k.wav")):
+        truth = json.loads(wav.with_suffix(".truth.json").read_text(encoding="utf-8"))
+        files.append((wav, "".join(t["text"] for t in truth["turns"])))
+    return files
+
+
+def run_ours(files: list[tuple[Path, str]], threads: int) -> dict:
+    from pipeline.asr.faster_engine import FasterWhisperEngine
+    from pipeline.transcribe import transcribe_file
+
+    engine = FasterWhisperEngine(threads=threads)
+    texts, seconds = [], 0.0
+    for path, _ in files:
+        t0 = time.perf_counter()
+        texts.append(transcribe_file(path, engine).text)
+        seconds += time.perf_counter() - t0
+    return {"texts": texts, "seconds": seconds}
+
+
+def run_openai(files: list[tuple[Path, str]], threads: int) -> dict:
+    import torch
+    import whisper
+
+    from pipeline.asr.models import bundled_model_dir
+    from pipeline.asr.openai_engine import converted_checkpoint
+    from pipeline.audio import decode
+
+    torch.set_num_threads(threads)
+    checkpoint = converted_checkpoint(bundled_model_dir(), "base")
+    model = whisper.load_model(str(checkpoint.path), device="cpu")
+    texts, seconds = [], 0.0
+    for path, _ in files:
+        audio = decode(path).mono()
+        t0 = time.perf_counter()
+        result = whisper.transcribe(model, audio, language="zh", beam_size=5, best_of=5, fp16=False)
+        seconds += time.perf_counter() - t0
+        texts.append(result["text"])
+    return {"texts": texts, "seconds": seconds}
+
+
+def child(side: str, threads: int) -> None:
+    files = bench_files()
+    result = (run_ours if side == "callproof" else run_openai)(files, threads)
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result, ensure_ascii=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--side", choices=("callproof", "openai-whisper"))
+    args = parser.parse_args()
+    if args.side:
+        child(args.side, args.threads)
+        return
+
+    from pipeline.audio import probe
+    from pipeline.metrics import corpus_cer
+
+    files = bench_files()
+    audio_s = sum(probe(path).duration for path, _ in files)
+    print(f"files={len(files)} audio={audio_s:.1f}s threads={args.threads}")
+    results = {}
+    for side in ("openai-whisper", "callproof"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--side", side, "--threads", str(args.threads)],
+            capture_output=True, text=True, cwd=ROOT, check=True,
+        )
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+        data["cer"] = corpus_cer([(ref, hyp) for (_, ref), hyp in zip(files, data["texts"], strict=True)])
+        results[side] = data
+        print(f"{side:15s} RTF={data['seconds'] / audio_s:.3f} peak_RSS={data['peak_rss_mb']:.0f}MB CER={data['cer']:.3f}")
+    speedup = results["openai-whisper"]["seconds"] / results["callproof"]["seconds"]
+    print(f"speedup_vs_openai_whisper={speedup:.2f}")
+
+
+if __name__ == "__main__":
+    main()
