@@ -1,0 +1,81 @@
+"""Batch throughput: `python cli.py run` vs the bare engine on the same ≥ 30 minutes of audio.
+
+    python bench/batch_speed.py [--minutes 30] [--workers 1 2]
+
+Builds a folder of distinct call recordings from calls_dev (each copy with a slightly different
+gain, so every file has its own content hash), then in one script:
+1. the bare engine: faster-whisper (same model, same decoding options) on each file, one by one;
+2. `cli.py run` on the folder, once per --workers value (fresh case each time).
+Prints audio-minutes per wall-minute for each and the batch's overhead over the bare engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from common import CALLS_DEV, ROOT
+
+
+def build_folder(folder: Path, minutes: float) -> tuple[list[Path], float]:
+    sources = sorted(CALLS_DEV.glob("*.wav"))
+    files, total, i = [], 0.0, 0
+    while total < minutes * 60:
+        src = sources[i % len(sources)]
+        data, rate = sf.read(src, dtype="float32")
+        gain = 0.97 - 0.01 * (i // len(sources))
+        out = folder / f"{src.stem}_v{i:02d}.wav"
+        sf.write(out, np.clip(data * gain, -1, 1), rate, subtype="PCM_16")
+        files.append(out)
+        total += len(data) / rate
+        i += 1
+    return files, total
+
+
+def bare_engine(files: list[Path]) -> float:
+    from pipeline.asr.base import DecodeOptions
+    from pipeline.asr.faster_engine import FasterWhisperEngine
+    from pipeline.audio import decode
+
+    t0 = time.perf_counter()
+    engine = FasterWhisperEngine(threads=2)
+    options = DecodeOptions()
+    for path in files:
+        list(engine.transcribe(decode(path).mono(), options))
+    return time.perf_counter() - t0
+
+
+def batch(folder: Path, case: Path, workers: int) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "cli.py", "run", str(folder), "-o", str(case), "--workers", str(workers)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "calls"
+        folder.mkdir()
+        files, audio_s = build_folder(folder, args.minutes)
+        minutes = audio_s / 60
+        print(f"files={len(files)} audio={minutes:.1f} min")
+        bare = bare_engine(files)
+        print(f"bare engine (one by one)  wall={bare:.0f}s  audio-min/wall-min={minutes / (bare / 60):.2f}")
+        for workers in args.workers:
+            wall = batch(folder, Path(tmp) / f"case_w{workers}", workers)
+            print(f"run --workers {workers}         wall={wall:.0f}s  audio-min/wall-min={minutes / (wall / 60):.2f}"
+                  f"  overhead_vs_bare={(wall - bare) / bare * 100:+.1f}%")
+
+
+if __name__ == "__main__":
+    main()
