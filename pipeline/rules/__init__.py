@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pipeline.rules.engine import RuleEngine
 from pipeline.rules.flag import Flag, merge_flags
 from pipeline.rules.pack import Category, PackError, Rule, RulePack, load_pack
+
+if TYPE_CHECKING:
+    from pipeline.rules.engine import RuleEngine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_PACK = PROJECT_ROOT / "configs" / "rules" / "zh-collection.yaml"
@@ -32,8 +35,19 @@ def load_packs(extra_packs: Sequence[Path | str] = (), *, default: Path | None =
     return packs
 
 
+def __getattr__(name: str) -> Any:
+    # RuleEngine pulls in spaCy (seconds to import); `from pipeline.rules import Flag` should not
+    if name == "RuleEngine":
+        from pipeline.rules.engine import RuleEngine
+
+        return RuleEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 @lru_cache(maxsize=8)
 def _cached_engine(paths: tuple[str, ...], stamps: tuple[float, ...]) -> RuleEngine:
+    from pipeline.rules.engine import RuleEngine
+
     return RuleEngine(load_packs(paths[1:], default=Path(paths[0])))
 
 

@@ -74,7 +74,7 @@ def _extensions(ordered: list[str], word: str) -> list[str]:
 
 
 def _case_variants(word: str) -> set[str]:
-    return {word, word.lower(), word.upper()} if word.isascii() or any(c.isascii() for c in word) else {word}
+    return {word, word.lower(), word.upper()} if any(c.isascii() for c in word) else {word}
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

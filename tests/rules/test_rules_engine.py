@@ -70,3 +70,12 @@ def test_an_hour_long_call_is_flagged_quickly(engine) -> None:
     flags = engine.flag_segments(segments)
     assert time.process_time() - started < 1.0  # goal 0.1 s; loose bound for a shared CI machine
     assert len({f.segment_index for f in flags}) == 225
+
+
+def test_flag_type_imports_without_spacy() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from pipeline.rules import Flag, load_pack; print('spacy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
