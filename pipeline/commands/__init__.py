@@ -1,28 +1,20 @@
-"""Click commands, one module per command family; cli.py registers COMMANDS."""
+"""Click commands, one module per command family.
+
+Commands are imported only when used, so `transcribe` or `--help` do not pay for spaCy, the
+evidence pack or the OCR models. cli.py registers COMMANDS (name -> "module:attribute").
+"""
 
 from __future__ import annotations
 
-import click
-
-from pipeline.commands.models import models_group
-from pipeline.commands.rules_cmd import flag_command, flag_text_command, rules_group
-from pipeline.commands.transcribe import transcribe_command
-
-COMMANDS: list[click.Command] = [transcribe_command, models_group]
-COMMANDS += [rules_group, flag_text_command, flag_command]
-
-from pipeline.commands.run import run_command  # noqa: E402
-
-COMMANDS.append(run_command)
-
-from pipeline.commands.review_cmd import review_command  # noqa: E402
-
-COMMANDS.append(review_command)
-
-from pipeline.commands.messages_cmd import add_messages_command  # noqa: E402
-
-COMMANDS.append(add_messages_command)
-
-from pipeline.commands.export_cmd import export_command, verify_command  # noqa: E402
-
-COMMANDS += [export_command, verify_command]
+COMMANDS: dict[str, str] = {
+    "run": "pipeline.commands.run:run_command",
+    "transcribe": "pipeline.commands.transcribe:transcribe_command",
+    "review": "pipeline.commands.review_cmd:review_command",
+    "export": "pipeline.commands.export_cmd:export_command",
+    "verify": "pipeline.commands.export_cmd:verify_command",
+    "add-messages": "pipeline.commands.messages_cmd:add_messages_command",
+    "flag-text": "pipeline.commands.rules_cmd:flag_text_command",
+    "flag": "pipeline.commands.rules_cmd:flag_command",
+    "rules": "pipeline.commands.rules_cmd:rules_group",
+    "models": "pipeline.commands.models:models_group",
+}
