@@ -80,8 +80,11 @@ class CT2Model:
 def read_ct2_model(path: str | Path) -> CT2Model:
     """Parse a CTranslate2 ``model.bin``; tensors are read-only views of a memory map."""
     path = Path(path)
-    with open(path, "rb") as fh:
-        buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        with open(path, "rb") as fh:
+            buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as exc:  # ValueError: an empty file cannot be mapped
+        raise ConfigError(f"{path}: 无法读取模型文件 (cannot read model file: {exc})") from exc
     pos = 0
 
     def take(fmt: str) -> int:
@@ -217,9 +220,9 @@ def openai_state_arrays(model: CT2Model) -> dict[str, np.ndarray]:
 
     # openai-whisper ties the output projection to the token embedding.
     projection = model.resolve("decoder/projection/weight")
-    if projection != model.resolve("decoder/embeddings/weight") and model.has(projection):
-        if not np.array_equal(model.weight(projection), out["decoder.token_embedding.weight"]):
-            raise ConfigError("输出投影与词嵌入不一致，无法转换 (output projection is not tied to the embeddings)")
+    untied = projection != model.resolve("decoder/embeddings/weight") and model.has(projection)
+    if untied and not np.array_equal(model.weight(projection), out["decoder.token_embedding.weight"]):
+        raise ConfigError("输出投影与词嵌入不一致，无法转换 (output projection is not tied to the embeddings)")
     if model.has("decoder/projection/bias"):
         raise ConfigError("输出投影带偏置，无法转换 (output projection has a bias; openai-whisper has none)")
     return {k: v if v.dtype == np.float16 else v.astype(np.float32) for k, v in out.items()}
@@ -253,6 +256,7 @@ def convert_ct2_to_openai(model_dir: str | Path, output: str | Path, *, metadata
     """Write ``output`` (an openai-whisper checkpoint) from the CTranslate2 model in ``model_dir``.
 
     The file is written beside ``output`` and renamed into place, so a reader never sees half of it.
+    The bytes are deterministic for a given model, metadata and torch version.
     """
     import torch
 
@@ -267,7 +271,10 @@ def convert_ct2_to_openai(model_dir: str | Path, output: str | Path, *, metadata
     checkpoint["callproof"] = {"converter_version": CONVERTER_VERSION, **(metadata or {})}
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f"{output.name}.{os.getpid()}.partial")
-    torch.save(checkpoint, partial)
+    # Saving through a file object names the archive "archive" instead of after the path,
+    # so the same model and metadata always give the same bytes (and SHA-256).
+    with open(partial, "wb") as fh:
+        torch.save(checkpoint, fh)
     os.replace(partial, output)
     return Conversion(output=output, dims=dims, alignment_heads=heads, tensors=len(state))
 
