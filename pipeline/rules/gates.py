@@ -21,6 +21,8 @@ _NEG_CUE = re.compile(
     # pseudo-negations that still threaten: 别怪我们 / 不要逼我们 / 不要以为 / 不排除 / 不然
     r"(?!怪|逼|让|然|得不|管|排除|仅|但|光|止|只|以为|觉得|想着|信|见得|客气|是说|好说)"
 )
+# "别给脸不要脸" / "别逼我们": the negation belongs to the threat itself
+_PSEUDO_TRIGGER = re.compile(r"给脸|逼|怪|敬酒不吃")
 _BARE_NEG_BEFORE = re.compile(r"(?:不|没|别|勿|未)[会要再去来用敢]{0,2}$")
 # "你不会去借吗？" / "你老婆不是还能出去卖吗？": a rhetorical question, not a negation
 _RHETORICAL = re.compile(r"^(?:不会|不能|不可以|不是|没有)$")
@@ -83,6 +85,8 @@ def negated(sentence: str, start: int, end: int, window: int = 8) -> bool:
     clause_start, clause_end = clause_bounds(sentence, start, end)
     prefix = _A_NOT_A.sub(lambda m: "#" * len(m.group()), sentence[max(clause_start, start - window) : start])
     rhetorical = bool(_RHETORICAL_END.search(sentence[clause_start:clause_end].rstrip()) or _RHETORICAL_END.search(sentence))
+    if _PSEUDO_TRIGGER.match(sentence, start):
+        return False
     bare = _BARE_NEG_BEFORE.search(prefix)
     if bare and not (rhetorical and _RHETORICAL.match(bare.group()[:2])):
         return True
