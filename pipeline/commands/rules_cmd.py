@@ -97,7 +97,9 @@ def _open_input(file: str) -> TextIO:
 @click.option("--role", type=click.Choice(ROLE_CHOICES), default="collector", show_default=True,
               help="Who speaks every line (default: the collector).")
 @click.option("--explain", is_flag=True, help="Print full flags (legal basis, explanation) instead of the short form.")
-def flag_text_command(file: str, extra_packs: tuple[Path, ...], role: str, explain: bool) -> None:
+@click.option("--min-severity", type=click.IntRange(1, 3), default=1, show_default=True,
+              help="Leave out flags below this severity (2 drops true-but-stern statements such as 上报征信).")
+def flag_text_command(file: str, extra_packs: tuple[Path, ...], role: str, explain: bool, min_severity: int) -> None:
     """Flag each line of FILE (or stdin): one JSON object per line (逐行标记文本)."""
     console = Console(stderr=True)
     engine = _engine(console, extra_packs)
@@ -107,7 +109,7 @@ def flag_text_command(file: str, extra_packs: tuple[Path, ...], role: str, expla
         source = _open_input(file)
         for number, line in enumerate(source, start=1):
             text = line.rstrip("\r\n")
-            flags = engine.flag_text(text, role=who)
+            flags = [f for f in engine.flag_text(text, role=who) if f.severity >= min_severity]
             record = {"line": number, "text": text,
                       "flags": [f.to_dict() if explain else f.compact() for f in flags]}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")

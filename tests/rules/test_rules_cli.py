@@ -114,3 +114,11 @@ def test_flag_rejects_a_file_that_is_not_a_transcript(tmp_path: Path) -> None:
     bad.write_text('{"hello": 1}', encoding="utf-8")
     result = runner.invoke(main, ["flag", str(bad)])
     assert result.exit_code == 1 and "不是有效的转写稿" in result.output and "Traceback" not in result.output
+
+
+def test_flag_text_min_severity_drops_true_statements() -> None:
+    text = "逾期会上报征信\n不还钱就冻结你所有银行卡\n"
+    everything = [json.loads(line) for line in runner.invoke(main, ["flag-text"], input=text).stdout.splitlines()]
+    stern = [json.loads(line) for line in runner.invoke(main, ["flag-text", "--min-severity", "2"], input=text).stdout.splitlines()]
+    assert everything[0]["flags"][0]["severity"] == 1 and stern[0]["flags"] == []
+    assert stern[1]["flags"][0]["category"] == "FALSE_LEGAL"
