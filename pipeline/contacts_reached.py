@@ -7,12 +7,16 @@ layout ``INPUT/<person>/...`` (the first folder under INPUT, unless it is a phon
 folder phones and recorder apps create themselves, e.g. ``MIUI``, ``Recordings``, ``DCIM``).
 The relation is read from the person's label: ``本人`` / ``借款人`` / ``我`` is the borrower;
 ``母亲``, ``同事王某`` or ``王某（同事）`` give 母亲 / 同事; otherwise it is left empty.
+
+Only messages that are contacts by the other side count (``contact_messages``): a full SMS
+backup's bank notices and family messages are not evidence that the contact list was used.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -120,11 +124,29 @@ class _Tally:
         return self.row
 
 
+def party(message: Any) -> str | None:
+    """The counterpart of a message: its number, else the name the source shows."""
+    return message.number or message.contact_name
+
+
+def contact_messages(messages: Iterable[Any], kinds: Mapping[str, str | None], call_numbers: Iterable[str | None],
+                     flagged_ids: Iterable[str]) -> list[Any]:
+    """The messages that are contacts by the other side: received ones (or of unknown direction)
+    from a party that called in the case or whose messages carry a flag, every received one of a
+    chat export or screenshot (the user chose those as evidence), and any flagged one."""
+    messages = list(messages)
+    flagged = set(flagged_ids)
+    parties = {n for n in call_numbers if n} | {p for m in messages if m.id in flagged and (p := party(m))}
+    return [m for m in messages if m.id in flagged or (m.direction != "sent" and (
+        party(m) in parties or kinds.get(m.source_id) in ("chat", "screenshot")))]
+
+
 def contacts_reached(store: Any, input_dir: Path | None = None) -> list[ContactReached]:
     """The table for a case: the borrower first, then contacts by how often they were reached.
 
     Calls count unless failed; their own ``received_by`` wins, else the folder layout under
-    ``input_dir`` (when given). Only received messages (and those of unknown direction) count.
+    ``input_dir`` (when given). Messages count when ``contact_messages`` keeps them and they
+    were not sent by the person.
     """
     tallies: dict[str, _Tally] = {}
 
@@ -135,7 +157,8 @@ def contacts_reached(store: Any, input_dir: Path | None = None) -> list[ContactR
     def live(flags: list[Any]) -> list[str]:
         return [f.category for f in flags if not f.stale and f.status != "rejected"]
 
-    for call in store.iter_calls():
+    calls = list(store.iter_calls())
+    for call in calls:
         if call.status == "failed" or call.direction == "outgoing":
             continue
         entry = tally(call.received_by or person_from_path(Path(call.source_path), input_dir))
@@ -149,7 +172,9 @@ def contacts_reached(store: Any, input_dir: Path | None = None) -> list[ContactR
         for source in sources.values():
             if source.kind == "screenshot" and source.status == "done":
                 tally(source.received_by).row.screenshots += 1
-        for message in store.messages():
+        live_ids = {m for m, flags in flags_by_message.items() if live(flags)}
+        kinds = {s.id: s.kind for s in sources.values()}
+        for message in contact_messages(store.messages(), kinds, [c.number for c in calls], live_ids):
             if message.direction == "sent":
                 continue
             source = sources.get(message.source_id)

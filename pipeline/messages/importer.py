@@ -23,11 +23,11 @@ from pipeline.calls import canonical_number
 from pipeline.contacts_reached import person_from_path
 from pipeline.discover import SYSTEM_DIRS, _hidden
 from pipeline.errors import InputError
+from pipeline.messages.annotated import sync_annotated_copy
 from pipeline.messages.chat_text import detect_shape, parse_chat_text
 from pipeline.messages.model import ParsedFile
 from pipeline.messages.ocr import (
     ScreenshotReader,
-    annotate_screenshot,
     image_format,
     ocr_info,
     parse_screenshot,
@@ -231,9 +231,9 @@ def import_one(store: Any, path: Path, rules: RuleEngine, *, input_dir: Path | N
     outcome.problems = [f"第 {p['line']} 行: {p['reason_zh']}" if p.get("line") else p["reason_zh"] for p in record.problems]
     outcome.messages = len(store.messages(record.id))
     outcome.flags, boxes = _flag_file(store, record.id, rules, fmt == "screenshot")
-    if fmt == "screenshot" and boxes:
-        out = store.case_dir / "messages" / record.id / "annotated.png"
-        outcome.annotated = str(annotate_screenshot(path, boxes, out))
+    if fmt == "screenshot":
+        annotated = sync_annotated_copy(store.case_dir, record, store.message_flags(source_id=record.id))
+        outcome.annotated = str(annotated) if annotated else None
     return outcome
 
 

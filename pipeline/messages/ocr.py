@@ -11,6 +11,7 @@ with chosen lines boxed; the original is only ever opened for reading.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 from dataclasses import dataclass
@@ -177,17 +178,10 @@ def parse_screenshot(path: Path, reader: ScreenshotReader | None = None) -> Pars
     return ParsedFile("screenshot", "screenshot", messages, [], meta=meta)
 
 
-def annotate_screenshot(source: Path, boxes: list[tuple[list[list[float]], str]], out_path: Path) -> Path:
-    """A copy of ``source`` with each (box, label) drawn in red, written atomically to ``out_path``.
-
-    The original is opened read-only and never written; ``out_path`` must be another file.
-    """
+def draw_boxes(image: Any, boxes: list[tuple[list[list[float]], str]]) -> Any:
+    """Draw each (box, label) in red on ``image`` (a PIL RGB image, changed in place) and return it."""
     from PIL import ImageDraw, ImageFont
 
-    source, out_path = Path(source), Path(out_path)
-    if out_path.resolve() == source.resolve():
-        raise ValueError("the annotated copy must not overwrite the original")
-    image, _ = load_image(source)
     draw = ImageDraw.Draw(image)
     stroke = max(3, image.width // 270)
     font = ImageFont.load_default(size=max(14, image.width // 40))
@@ -201,8 +195,31 @@ def annotate_screenshot(source: Path, boxes: list[tuple[list[list[float]], str]]
             bbox = draw.textbbox((left, top), label, font=font, anchor="lb")
             draw.rectangle(bbox, fill=(230, 0, 0))
             draw.text((left, top), label, fill=(255, 255, 255), font=font, anchor="lb")
+    return image
+
+
+def annotated_png(source: Path, boxes: list[tuple[list[list[float]], str]]) -> bytes:
+    """PNG bytes of a copy of ``source`` with the boxes drawn; the same inputs give the same bytes.
+
+    The original is opened read-only and never written.
+    """
+    image, _ = load_image(Path(source))
+    buffer = io.BytesIO()
+    draw_boxes(image, boxes).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def annotate_screenshot(source: Path, boxes: list[tuple[list[list[float]], str]], out_path: Path) -> Path:
+    """A copy of ``source`` with each (box, label) drawn in red, written atomically to ``out_path``.
+
+    The original is opened read-only and never written; ``out_path`` must be another file.
+    """
+    source, out_path = Path(source), Path(out_path)
+    if out_path.resolve() == source.resolve():
+        raise ValueError("the annotated copy must not overwrite the original")
+    data = annotated_png(source, boxes)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = out_path.with_name(out_path.name + ".tmp")
-    image.save(temporary, format="PNG")
+    temporary.write_bytes(data)
     os.replace(temporary, out_path)
     return out_path

@@ -1,4 +1,5 @@
-"""Write a case's HTML from its store: CASE_DIR/calls/<call_id>/transcript.html and CASE_DIR/index.html."""
+"""Write a case's HTML from its store: CASE_DIR/calls/<call_id>/transcript.html,
+CASE_DIR/messages/<file_id>/messages.html (with a screenshot's annotated.png) and CASE_DIR/index.html."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pipeline.messages.annotated import ANNOTATED_NAME, sync_annotated_copy
 from pipeline.render.html_call import render_call_html
 from pipeline.render.html_index import render_case_index
+from pipeline.render.html_index_messages import collect_index_messages, message_page_path
+from pipeline.render.html_messages import render_message_page
 from pipeline.render.writers import atomic_write_text
 from pipeline.store import CaseStore, NotFoundError
 from pipeline.store.rows import CallRow
@@ -58,21 +62,43 @@ def write_call_html(case_dir: Path, store: CaseStore, call: CallRow) -> Path | N
     return page
 
 
+def write_message_html(case_dir: Path, store: CaseStore, source_id: str) -> Path | None:
+    """A message file's page (rejected flags left out) and, for a screenshot, its annotated copy
+    brought in step with the flags; None when the file could not be read."""
+    source = store.get_message_source(source_id)
+    if source.status != "done":
+        return None
+    page = message_page_path(case_dir, source.id)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    flags = [f for f in store.message_flags(source_id=source.id) if f.status != "rejected"]
+    annotated = sync_annotated_copy(case_dir, source, flags)
+    image = ANNOTATED_NAME if annotated else relative_href(source.source_path, page.parent)
+    html = render_message_page(source, store.messages(source.id), flags,
+                               original_href=relative_href(source.source_path, page.parent), image_href=image,
+                               annotated=annotated is not None)
+    atomic_write_text(page, html)
+    return page
+
+
 def write_index_html(case_dir: Path, store: CaseStore) -> Path:
-    """CASE_DIR/index.html, linking every call page that exists."""
+    """CASE_DIR/index.html, linking every call page and message page that exists."""
     case_dir = Path(case_dir)
-    calls = []
+    calls, numbers, named = [], [], False
     for call in store.iter_calls():
         page = call_page_path(case_dir, call.id)
         calls.append(call_summary(call, page.relative_to(case_dir).as_posix() if page.is_file() else None))
+        numbers.append(call.number)
+        named = named or bool(call.received_by)
     flags = [{"call_id": f.call_id, "category": f.category, "status": f.status} for f in store.all_flags()]
     index = case_dir / INDEX_NAME
-    atomic_write_text(index, render_case_index(calls, flags))
+    messages = collect_index_messages(case_dir, store, numbers, named)
+    atomic_write_text(index, render_case_index(calls, flags, messages=messages))
     return index
 
 
 def write_case_html(case_dir: Path, store: CaseStore) -> list[Path]:
-    """Render every transcribed call's page and the case index; returns the files written."""
+    """Render every transcribed call's page, every message file's page and the case index."""
     case_dir = Path(case_dir)
     written = [page for call in store.iter_calls() if (page := write_call_html(case_dir, store, call))]
+    written += [page for source in store.message_sources() if (page := write_message_html(case_dir, store, source.id))]
     return [*written, write_index_html(case_dir, store)]
