@@ -31,6 +31,7 @@ class DecodeOptions:
     hotwords: str | None = None
     vad: bool = True
     vad_min_silence_ms: int = 700
+    vad_speech_pad_ms: int = 1000  # a 0.4 s pad clipped word edges on short clips (BENCHMARKS.md)
     word_timestamps: bool = True
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     condition_on_previous_text: bool = False

@@ -64,7 +64,11 @@ class FasterWhisperEngine:
             initial_prompt=options.initial_prompt,
             hotwords=options.hotwords,
             vad_filter=options.vad,
-            vad_parameters={"min_silence_duration_ms": options.vad_min_silence_ms} if options.vad else None,
+            vad_parameters=(
+                {"min_silence_duration_ms": options.vad_min_silence_ms, "speech_pad_ms": options.vad_speech_pad_ms}
+                if options.vad
+                else None
+            ),
             word_timestamps=options.word_timestamps,
             temperature=list(options.temperatures),
             condition_on_previous_text=options.condition_on_previous_text,
