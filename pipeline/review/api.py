@@ -1,15 +1,21 @@
 """What the review page reads and writes: JSON views of the case store, and the reviewer's actions.
 
-Every action goes straight to the store, which writes it with a custody event in one transaction.
+Call flags and message flags (SMS, chat exports, screenshots) are listed together; each carries
+a ``key`` unique across both (a call flag's id as text, ``m<id>`` for a message flag) and a
+``kind`` (call / sms / chat / screenshot). Every action goes straight to the store, which writes
+it with a custody event in one transaction.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from pipeline.messages.annotated import screenshot_boxes
 from pipeline.render.categories import DIRECTION_LABELS, STATUS_LABELS, categories_for_client
 from pipeline.render.flag_view import ROLE_NAMES, flag_view
 from pipeline.render.html_call import LOW_CONFIDENCE, speaker_name
+from pipeline.render.message_view import FORMAT_LABELS, direction_label, kind_label, party_text, when_text
 from pipeline.store import ROLES, CaseStore, NotFoundError
 from pipeline.store.rows import CallRow, FlagRow, SegmentRow
 
@@ -35,7 +41,8 @@ def _call_json(store: CaseStore, call: CallRow) -> dict[str, Any]:
 
 def flag_json(flag: FlagRow, segment_text: str | None) -> dict[str, Any]:
     view = flag_view(flag).to_dict()
-    view.update(call_id=flag.call_id, text=segment_text if segment_text is not None else flag.text,
+    view.update(key=str(flag.id), kind="call", call_id=flag.call_id,
+                text=segment_text if segment_text is not None else flag.text,
                 category_original=flag.category_original, reviewed_by=flag.reviewed_by, reviewed_at=flag.reviewed_at,
                 excerpt_start=max(0.0, (flag.start_s or 0.0) - EXCERPT_PADDING_S),
                 excerpt_end=(flag.end_s or flag.start_s or 0.0) + EXCERPT_PADDING_S)
@@ -52,10 +59,14 @@ def state(store: CaseStore) -> dict[str, Any]:
     texts = {c.id: _segment_texts(store, c.id) for c in calls}
     flags = [flag_json(f, texts.get(f.call_id, {}).get(f.segment_idx) if f.segment_idx is not None else None)
              for f in store.all_flags()]
+    sources = {s.id: s for s in store.message_sources()}
+    messages = {m.id: m for m in store.messages()}
+    flags += [message_flag_json(f, messages.get(f.message_id), sources[f.source_id]) for f in store.message_flags()]
     info = store.case_info()
     return {
         "case": {"id": info.get("case_id"), "dir": str(store.case_dir), "name": store.case_dir.name},
         "calls": [_call_json(store, c) for c in calls],
+        "sources": [source_json(s) for s in sources.values()],
         "flags": flags,
         "categories": categories_for_client(),
         "roles": [{"code": r, "label": ROLE_NAMES[r]} for r in ROLES],
@@ -94,6 +105,59 @@ def call_detail(store: CaseStore, call_id: str) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------ messages
+
+
+def source_json(source: Any) -> dict[str, Any]:
+    name = Path(source.source_path).name
+    person = source.received_by or "未注明"
+    return {"id": source.id, "name": name, "kind": source.kind or "sms", "kind_label": kind_label(source.kind),
+            "format_label": FORMAT_LABELS.get(source.format or "", kind_label(source.kind)), "received_by": person,
+            "status": source.status, "error": source.error, "sha256": source.sha256,
+            "label": f"{kind_label(source.kind)} · {name}（接收人：{person}）",
+            "short": f"{kind_label(source.kind)} {person} {name if len(name) <= 16 else name[:15] + '…'}"}
+
+
+def message_json(message: Any) -> dict[str, Any]:
+    return {"id": message.id, "idx": message.idx, "when": when_text(message), "direction": message.direction,
+            "direction_label": direction_label(message.direction), "party": party_text(message),
+            "sender": message.sender, "text": message.text, "notes": list(message.notes),
+            "confidence": message.confidence}
+
+
+def message_flag_json(flag: Any, message: Any | None, source: Any) -> dict[str, Any]:
+    """A message flag in the shape of a call flag: ``level`` 'segment' for words in a message
+    (character span into ``text``), 'call' for a rule over the message log; no audio times."""
+    view = flag_view(flag).to_dict()
+    log = flag.level == "log"
+    view.update(
+        key=f"m{flag.id}", kind=source.kind or "sms", source_id=flag.source_id, message_id=flag.message_id,
+        call_id=None, level="call" if log else "segment", segment_index=None,
+        text=message.text if message is not None and not log else flag.text,
+        role_label="消息记录" if log else (f"{direction_label(message.direction)}的消息" if message else "消息"),
+        category_original=flag.category_original, reviewed_by=flag.reviewed_by, reviewed_at=flag.reviewed_at,
+        start_s=None, end_s=None, excerpt_start=None, excerpt_end=None, has_boxes=bool(flag.boxes),
+        message=message_json(message) if message is not None else None)
+    return view
+
+
+def message_detail(store: CaseStore, source_id: str) -> dict[str, Any]:
+    """One message file: its messages, its flags, and whether an annotated image can be shown."""
+    source = store.get_message_source(source_id)
+    messages = store.messages(source_id)
+    by_id = {m.id: m for m in messages}
+    flags = store.message_flags(source_id=source_id)
+    return {"source": source_json(source), "messages": [message_json(m) for m in messages],
+            "flags": [message_flag_json(f, by_id.get(f.message_id), source) for f in flags],
+            "image": source.kind == "screenshot" or source.format == "screenshot",
+            "boxes": len(annotation_boxes(flags))}
+
+
+def annotation_boxes(flags: list[Any]) -> list[tuple[list[list[float]], str]]:
+    """What the review page's annotated screenshot boxes: every flag not rejected."""
+    return screenshot_boxes(f for f in flags if f.status != "rejected")
+
+
 # ------------------------------------------------------------------ actions
 
 
@@ -117,6 +181,22 @@ def review_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[st
     updated = store.set_flag_status(flag_id, status, note=_text(body, "note"), category=category)
     text = _segment_texts(store, updated.call_id).get(updated.segment_idx) if updated.segment_idx is not None else None
     return flag_json(updated, text)
+
+
+def review_message_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Body: any of status, note, category (as ``review_flag``), for a message flag."""
+    flag = store.get_message_flag(flag_id)
+    status = _text(body, "status") or flag.status
+    if status not in STATUS_LABELS:
+        raise BadRequest(f"未知的复核状态：{status}")
+    category = _text(body, "category")
+    known = {c["code"] for c in categories_for_client()}
+    if category is not None and category not in known and category != flag.machine_category:
+        raise BadRequest(f"未知的类别：{category}")
+    updated = store.set_message_flag_status(flag_id, status, note=_text(body, "note"), category=category)
+    source = store.get_message_source(updated.source_id)
+    message = next((m for m in store.messages(updated.source_id) if m.id == updated.message_id), None)
+    return message_flag_json(updated, message, source)
 
 
 def correct_segment(store: CaseStore, call_id: str, idx: int, body: dict[str, Any]) -> dict[str, Any]:

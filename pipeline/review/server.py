@@ -10,12 +10,17 @@ rebinding); anything else gets 403. Routes:
     GET  /api/call/<call_id>                segments and flags of one call
     GET  /audio/<call_id>                   the original recording (Range requests for seeking)
     GET  /audio/<call_id>/decoded.wav       a decoded copy for formats browsers cannot play
+    GET  /api/messages/<file_id>            messages and flags of one message file
+    GET  /image/<file_id>/original          a screenshot's original bytes (checked against its intake hash)
+    GET  /image/<file_id>/annotated.png     a copy with the lines of its flags (not rejected) boxed
     POST /api/flag/<id>                     {status?, note?, category?}
+    POST /api/msgflag/<id>                  the same for a message flag
     POST /api/segment/<call_id>/<idx>       {text}
     POST /api/role/<call_id>/<speaker>      {role}
 
 A POST answers only after the store committed the change (with its custody event) and, when the
-case's HTML was written, after the call's page and the index were re-rendered to match.
+case's HTML was written, after the call's (or message file's) page and the index were re-rendered
+to match. Images are only read: the original is never written, the annotated copy lives in memory.
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pipeline.render.html_case import call_page_path, write_call_html, write_index_html
+from pipeline.errors import InputError
+from pipeline.messages.ocr import annotated_png, image_format
+from pipeline.render.html_case import call_page_path, write_call_html, write_index_html, write_message_html
+from pipeline.render.html_index_messages import message_page_path
 from pipeline.review import api
 from pipeline.review.media import MediaCache, OriginalChanged, RangeNotSatisfiable, content_type, parse_range
 from pipeline.store import CaseStore, NotFoundError
@@ -42,6 +50,8 @@ STATIC_FILES = {"review.css": "text/css; charset=utf-8", "review.js": "text/java
 TOKEN_HEADER = "X-Callproof-Token"
 MAX_BODY = 1 << 20
 CHUNK = 1 << 16
+IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "heic": "image/heic"}
+MAX_ANNOTATED = 8  # annotated screenshots kept in memory
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
        "media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
@@ -54,6 +64,7 @@ class ReviewServer(ThreadingHTTPServer):
         self.token = token or secrets.token_urlsafe(24)
         self.media = MediaCache()
         self._pages_lock = threading.Lock()
+        self._annotated: dict[tuple[str, str], bytes] = {}
         super().__init__(("127.0.0.1", port), ReviewHandler)
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
 
@@ -75,6 +86,36 @@ class ReviewServer(ThreadingHTTPServer):
                 write_index_html(self.store.case_dir, self.store)
         except Exception as exc:  # the decision is saved either way; the pages catch up on the next run
             print(f"无法更新案件网页 (could not refresh the case HTML): {exc!r}", file=sys.stderr)
+
+    def refresh_message_pages(self, source_id: str) -> None:
+        """The message file's page (and its annotated copy) and the index, when they were written."""
+        if not message_page_path(self.store.case_dir, source_id).is_file():
+            return
+        try:
+            with self._pages_lock:
+                write_message_html(self.store.case_dir, self.store, source_id)
+                write_index_html(self.store.case_dir, self.store)
+        except Exception as exc:  # the decision is saved either way; the pages catch up on the next run
+            print(f"无法更新案件网页 (could not refresh the case HTML): {exc!r}", file=sys.stderr)
+
+    def annotated(self, source_id: str) -> bytes:
+        """PNG of the screenshot with its flags' lines boxed, drawn from the verified original."""
+        source = self.store.get_message_source(source_id)
+        boxes = api.annotation_boxes(self.store.message_flags(source_id=source_id))
+        key = (source.sha256, repr(boxes))
+        with self._pages_lock:
+            if key in self._annotated:
+                return self._annotated[key]
+        path = self.media.original(source.source_path, source.sha256)
+        try:
+            data = annotated_png(path, boxes)
+        except InputError as exc:
+            raise OriginalChanged(f"无法读取截图：{exc.reason_zh}") from exc
+        with self._pages_lock:
+            while len(self._annotated) >= MAX_ANNOTATED:
+                self._annotated.pop(next(iter(self._annotated)))
+            self._annotated[key] = data
+        return data
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="callproof-review", daemon=True)
@@ -167,6 +208,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
         self.close_connection = True  # a refused request's body is never read: start afresh
         self._dispatch([
             (r"/api/flag/(\d+)", self._post_flag),
+            (r"/api/msgflag/(\d+)", self._post_message_flag),
             (r"/api/segment/([0-9a-f]+)/(\d+)", self._post_segment),
             (r"/api/role/([0-9a-f]+)/([^/]+)", self._post_role),
         ])
@@ -179,6 +221,9 @@ class ReviewHandler(BaseHTTPRequestHandler):
             (r"/api/call/([0-9a-f]+)", self._call),
             (r"/audio/([0-9a-f]+)", self._original),
             (r"/audio/([0-9a-f]+)/decoded\.wav", self._decoded),
+            (r"/api/messages/([0-9a-f]+)", self._messages),
+            (r"/image/([0-9a-f]+)/original", self._image_original),
+            (r"/image/([0-9a-f]+)/annotated\.png", self._image_annotated),
         ]
 
     # ------------------------------------------------------------ handlers
@@ -198,6 +243,22 @@ class ReviewHandler(BaseHTTPRequestHandler):
 
     def _call(self, call_id: str, head_only: bool = False) -> None:
         self._json(HTTPStatus.OK, api.call_detail(self.server.store, call_id))
+
+    def _messages(self, source_id: str, head_only: bool = False) -> None:
+        self._json(HTTPStatus.OK, api.message_detail(self.server.store, source_id))
+
+    def _image_original(self, source_id: str, head_only: bool = False) -> None:
+        source = self.server.store.get_message_source(source_id)
+        path = self.server.media.original(source.source_path, source.sha256)
+        with open(path, "rb") as handle:  # read-only: originals are never written
+            data = handle.read()
+        kind = image_format(data[:16])
+        if kind is None:
+            raise NotFoundError(f"{source_id} 不是图片")
+        self._send(HTTPStatus.OK, data, IMAGE_TYPES[kind], head_only=head_only)
+
+    def _image_annotated(self, source_id: str, head_only: bool = False) -> None:
+        self._send(HTTPStatus.OK, self.server.annotated(source_id), "image/png", head_only=head_only)
 
     def _original(self, call_id: str, head_only: bool = False) -> None:
         call = self.server.store.get_call(call_id)
@@ -250,6 +311,11 @@ class ReviewHandler(BaseHTTPRequestHandler):
     def _post_flag(self, flag_id: str, head_only: bool = False) -> None:
         flag = api.review_flag(self.server.store, int(flag_id), self._body())
         self.server.refresh_pages(flag["call_id"])
+        self._json(HTTPStatus.OK, flag)
+
+    def _post_message_flag(self, flag_id: str, head_only: bool = False) -> None:
+        flag = api.review_message_flag(self.server.store, int(flag_id), self._body())
+        self.server.refresh_message_pages(flag["source_id"])
         self._json(HTTPStatus.OK, flag)
 
     def _post_segment(self, call_id: str, idx: str, head_only: bool = False) -> None:

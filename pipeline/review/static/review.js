@@ -1,11 +1,13 @@
 /* callproof review page. Every decision is POSTed at once; the page shows it only after the
    server confirms it was written to the case store. Text from the case is only ever inserted as
-   text (textContent), never as HTML. */
+   text (textContent), never as HTML. Call flags and message flags (SMS, chats, screenshots) share
+   one list; each has a "key" (a call flag's id, "m<id>" for a message flag) and a "kind". */
 (function () {
   "use strict";
   var TOKEN = new URLSearchParams(location.search).get("token") || "";
-  var S = { calls: {}, callOrder: [], flags: [], byId: {}, categories: [], catById: {}, roles: [],
-            details: {}, filtered: [], selected: null, audioCall: null, stopAt: null, pendingPlay: null };
+  var S = { calls: {}, callOrder: [], sources: {}, sourceOrder: [], flags: [], byId: {}, categories: [], catById: {},
+            roles: [], details: {}, msgDetails: {}, filtered: [], selected: null, audioCall: null, stopAt: null,
+            pendingPlay: null };
   var $ = function (id) { return document.getElementById(id); };
   var player, noteTimer = null;
 
@@ -50,7 +52,15 @@
   function now() { return new Date().toLocaleTimeString("zh-CN", { hour12: false }); }
   function cat(code) { return S.catById[code] || { code: code, label: code, colour: "#7f7f7f" }; }
   function speakerKey(f) { return f.level === "call" ? "call" : (f.speaker_unconfirmed || !f.role ? "unknown" : f.role); }
-  var SPEAKER_LABELS = { collector: "催收方", borrower: "借款人", third_party: "第三人", unknown: "说话人未确认", call: "整通电话（通话记录）" };
+  var SPEAKER_LABELS = { collector: "催收方", borrower: "借款人", third_party: "第三人", unknown: "说话人未确认", call: "整通电话 / 消息记录" };
+  var KIND_LABELS = { call: "通话", sms: "短信", chat: "聊天记录", screenshot: "截图" };
+  function isCall(f) { return f.kind === "call"; }
+  function flagPath(f) { return (isCall(f) ? "api/flag/" : "api/msgflag/") + f.id; }
+  function where(f) {
+    if (isCall(f)) { var call = S.calls[f.call_id] || {}; return (call.label || "") + " · " + (f.level === "call" ? "整通电话" : span(f.start_s, f.end_s) + " · " + f.role_label); }
+    var src = S.sources[f.source_id] || {};
+    return (src.label || "") + (f.message ? " · " + f.message.when : "") + " · " + f.role_label;
+  }
 
   // ------------------------------------------------------------------ loading
   function load() {
@@ -59,30 +69,37 @@
       S.catById = {}; data.categories.forEach(function (c) { S.catById[c.code] = c; });
       S.calls = {}; S.callOrder = [];
       data.calls.forEach(function (c) { S.calls[c.id] = c; S.callOrder.push(c.id); });
+      S.sources = {}; S.sourceOrder = [];
+      (data.sources || []).forEach(function (s) { S.sources[s.id] = s; S.sourceOrder.push(s.id); });
       S.flags = data.flags; indexFlags();
       document.title = "callproof 复核 · " + data.case.name;
-      var wanted = parseInt((location.hash.match(/flag-(\d+)/) || [])[1], 10);
+      var wanted = (location.hash.match(/flag-(m?\d+)/) || [])[1];
       refresh(S.byId[wanted] ? wanted : null);
     }).catch(function (err) { $("counts").textContent = "读取失败：" + err.message; toast(err.message, true); });
   }
-  function indexFlags() { S.byId = {}; S.flags.forEach(function (f) { S.byId[f.id] = f; }); }
+  function indexFlags() { S.byId = {}; S.flags.forEach(function (f) { S.byId[f.key] = f; }); }
   function replaceFlag(flag) {
-    for (var i = 0; i < S.flags.length; i++) if (S.flags[i].id === flag.id) S.flags[i] = flag;
-    S.byId[flag.id] = flag;
-    var d = S.details[flag.call_id];
-    if (d) d.flags = d.flags.map(function (f) { return f.id === flag.id ? flag : f; });
+    for (var i = 0; i < S.flags.length; i++) if (S.flags[i].key === flag.key) S.flags[i] = flag;
+    S.byId[flag.key] = flag;
+    var d = isCall(flag) ? S.details[flag.call_id] : S.msgDetails[flag.source_id];
+    if (d) d.flags = d.flags.map(function (f) { return f.key === flag.key ? flag : f; });
   }
   function detail(callId) {
     if (S.details[callId]) return Promise.resolve(S.details[callId]);
     return api("GET", "api/call/" + callId).then(function (d) { S.details[callId] = d; return d; });
   }
+  function msgDetail(sourceId) {
+    if (S.msgDetails[sourceId]) return Promise.resolve(S.msgDetails[sourceId]);
+    return api("GET", "api/messages/" + sourceId).then(function (d) { S.msgDetails[sourceId] = d; return d; });
+  }
 
   // ------------------------------------------------------------------ filters and counts
   function matches(f, skip) {
     if (skip !== "pending" && $("f-pending").checked && f.status !== "pending") return false;
-    var c = $("f-category").value, call = $("f-call").value, sp = $("f-speaker").value;
+    var c = $("f-category").value, call = $("f-call").value, sp = $("f-speaker").value, kind = $("f-kind").value;
+    if (skip !== "kind" && kind && f.kind !== kind) return false;
     if (skip !== "category" && c && f.category !== c) return false;
-    if (skip !== "call" && call && f.call_id !== call) return false;
+    if (skip !== "call" && call && (call.slice(0, 2) === "m:" ? f.source_id !== call.slice(2) : f.call_id !== call)) return false;
     if (skip !== "speaker" && sp && speakerKey(f) !== sp) return false;
     return true;
   }
@@ -105,9 +122,14 @@
     fillSelect($("f-category"), "全部类别", S.categories.filter(function (c) { return present[c.code]; })
       .concat(Object.keys(present).filter(function (k) { return !S.catById[k]; }).map(function (k) { return { code: k, label: k }; }))
       .map(function (c) { return { value: c.code, label: c.label, test: function (f) { return f.category === c.code; } }; }), "category");
-    fillSelect($("f-call"), "全部通话", S.callOrder.map(function (id) {
+    fillSelect($("f-kind"), "通话和消息", ["call", "sms", "chat", "screenshot"].map(function (k) {
+      return { value: k, label: KIND_LABELS[k], hideEmpty: k !== "call", test: function (f) { return f.kind === k; } };
+    }), "kind");
+    fillSelect($("f-call"), "全部通话和消息文件", S.callOrder.map(function (id) {
       return { value: id, label: S.calls[id].short, test: function (f) { return f.call_id === id; } };
-    }), "call");
+    }).concat(S.sourceOrder.map(function (id) {
+      return { value: "m:" + id, label: S.sources[id].short, test: function (f) { return f.source_id === id; } };
+    })), "call");
     fillSelect($("f-speaker"), "全部说话人", ["collector", "borrower", "third_party", "unknown", "call"].map(function (k) {
       return { value: k, label: SPEAKER_LABELS[k], hideEmpty: true, test: function (f) { return speakerKey(f) === k; } };
     }), "speaker");
@@ -129,7 +151,7 @@
       ($("f-pending").checked ? "（仅待复核）" : "");
     renderList();
     var keep = selectId != null ? selectId : S.selected;
-    if (!S.filtered.some(function (f) { return f.id === keep; })) keep = S.filtered.length ? S.filtered[0].id : null;
+    if (!S.filtered.some(function (f) { return f.key === keep; })) keep = S.filtered.length ? S.filtered[0].key : null;
     select(keep);
   }
 
@@ -146,40 +168,55 @@
   function renderList() {
     var list = $("flag-list"); list.textContent = "";
     S.filtered.forEach(function (f) {
-      var c = cat(f.category), call = S.calls[f.call_id] || {};
-      var item = el("li", { cls: "item s-" + f.status, "data-id": f.id, colour: c.colour, tabindex: "-1",
-                            onclick: function () { select(f.id); } }, [
+      var c = cat(f.category), call = S.calls[f.call_id] || {}, src = S.sources[f.source_id] || {};
+      var meta = isCall(f) ? (call.label || "") + " · " + (f.level === "call" ? "整通电话" : clock(f.start_s) + " · " + f.role_label)
+                           : (src.short || "") + (f.message ? " · " + f.message.when.slice(5, 16) : "");
+      var item = el("li", { cls: "item s-" + f.status + " k-" + f.kind, "data-id": f.key, colour: c.colour, tabindex: "-1",
+                            onclick: function () { select(f.key); } }, [
         el("div", { cls: "li-top" }, [el("span", { cls: "chip", colour: c.colour, text: c.label }),
+                                      isCall(f) ? null : el("span", { cls: "kind", text: KIND_LABELS[f.kind] || "消息" }),
                                       el("span", { cls: "st s-" + f.status, text: f.status_label })]),
         snippet(f),
-        el("div", { cls: "li-meta", text: (call.label || "") + " · " + (f.level === "call" ? "整通电话" : clock(f.start_s) + " · " + f.role_label) })]);
+        el("div", { cls: "li-meta", text: meta })]);
       list.appendChild(item);
     });
   }
 
   // ------------------------------------------------------------------ selected flag
-  function select(id) {
-    S.selected = id;
+  function select(key) {
+    S.selected = key;
     Array.prototype.forEach.call(document.querySelectorAll("li.item"), function (li) {
-      var on = parseInt(li.getAttribute("data-id"), 10) === id;
+      var on = li.getAttribute("data-id") === key;
       li.classList.toggle("selected", on);
       if (on) li.scrollIntoView({ block: "nearest" });
     });
-    var f = S.byId[id];
+    var f = S.byId[key];
     if (!f) {
       $("flag-panel").innerHTML = '<p class="empty">没有符合筛选条件的标记。</p>';
-      var only = $("f-call").value;  // a call chosen in the filter stays readable: roles, corrections
-      if (only) detail(only).then(function () { setAudio(only); renderCall(only); }).catch(function (err) { toast(err.message, true); });
+      var only = $("f-call").value;  // a call or file chosen in the filter stays readable: roles, corrections
+      if (only.slice(0, 2) === "m:") showMessages(only.slice(2));
+      else if (only) detail(only).then(function () { showPlayer(true); setAudio(only); renderCall(only); }).catch(function (err) { toast(err.message, true); });
       else { $("call-head").textContent = ""; $("roles").textContent = ""; $("segments").textContent = ""; }
       return;
     }
-    if (history.replaceState) history.replaceState(null, "", "#flag-" + id);
+    if (history.replaceState) history.replaceState(null, "", "#flag-" + key);
     renderFlagPanel(f);
-    detail(f.call_id).then(function () { if (S.selected === id) { setAudio(f.call_id); renderCall(f.call_id); } })
+    if (!isCall(f)) { showMessages(f.source_id); return; }
+    detail(f.call_id).then(function () { if (S.selected === key) { showPlayer(true); setAudio(f.call_id); renderCall(f.call_id); } })
       .catch(function (err) { toast(err.message, true); });
   }
+  function showMessages(sourceId) {
+    var key = S.selected;
+    showPlayer(false);
+    msgDetail(sourceId).then(function () { if (S.selected === key) renderMessages(sourceId); })
+      .catch(function (err) { toast(err.message, true); });
+  }
+  function showPlayer(on) {
+    $("player-bar").hidden = !on;
+    if (!on && player && !player.paused) player.pause();
+  }
   function renderFlagPanel(f) {
-    var c = cat(f.category), call = S.calls[f.call_id] || {}, panel = $("flag-panel");
+    var c = cat(f.category), panel = $("flag-panel");
     panel.textContent = "";
     panel.style.setProperty("--c", c.colour); panel.style.setProperty("--bg", c.colour + "33");
     var catSelect = el("select", { id: "category-select", "aria-label": "更改类别", onchange: function () { changeCategory(this.value); } });
@@ -189,7 +226,7 @@
     if (!S.catById[f.category]) catSelect.appendChild(el("option", { value: f.category, text: f.category }));
     catSelect.value = f.category;
     if (f.level === "call") catSelect.disabled = true;
-    var when = call.label + " · " + (f.level === "call" ? "整通电话" : span(f.start_s, f.end_s) + " · " + f.role_label);
+    var when = where(f);
     panel.appendChild(el("div", { cls: "fp-head" }, [
       el("span", { cls: "chip", colour: c.colour, text: c.label }), catSelect,
       f.category_original ? el("span", { cls: "tag", text: "机器原判：" + cat(f.category_original).label }) : null,
@@ -205,7 +242,8 @@
     }
     panel.appendChild(context);
     panel.appendChild(el("div", { cls: "fp-actions" }, [
-      el("button", { type: "button", cls: "play", id: "btn-play", onclick: playExcerpt }, ["▶ 播放这一处（前后3秒）", el("kbd", { text: "P" })]),
+      isCall(f) ? el("button", { type: "button", cls: "play", id: "btn-play", onclick: playExcerpt }, ["▶ 播放这一处（前后3秒）", el("kbd", { text: "P" })])
+                : el("span", { cls: "tag", text: f.kind === "screenshot" ? "截图：请对照下方标注图核对文字" : "消息原文见下方" }),
       el("button", { type: "button", cls: "accept" + (f.status === "accepted" ? " on" : ""), id: "btn-accept",
                      onclick: function () { decide("accepted"); } }, ["✓ 确认违规", el("kbd", { text: "A" })]),
       el("button", { type: "button", cls: "reject" + (f.status === "rejected" ? " on" : ""), id: "btn-reject",
@@ -232,16 +270,16 @@
   function decide(status) {
     var f = S.byId[S.selected]; if (!f) return;
     var pos = S.filtered.indexOf(f), next = S.filtered[pos + 1] || null;
-    post("api/flag/" + f.id, { status: status }, function (flag) {
+    post(flagPath(f), { status: status }, function (flag) {
       replaceFlag(flag);
       toast("已保存：" + flag.status_label + " · " + cat(flag.category).label + "（" + now() + "）");
-      refresh(status !== "pending" && next ? next.id : flag.id);
+      refresh(status !== "pending" && next ? next.key : flag.key);
     });
   }
   function changeCategory(code) {
     var f = S.byId[S.selected]; if (!f || code === f.category) return;
-    post("api/flag/" + f.id, { category: code }, function (flag) {
-      replaceFlag(flag); toast("已改为：" + cat(flag.category).label); refresh(flag.id);
+    post(flagPath(f), { category: code }, function (flag) {
+      replaceFlag(flag); toast("已改为：" + cat(flag.category).label); refresh(flag.key);
     });
   }
   function saveNote() {
@@ -249,22 +287,22 @@
     var f = S.byId[S.selected], box = $("note"); if (!f || !box) return;
     var text = box.value;
     if ((f.note || "") === text) return;
-    post("api/flag/" + f.id, { note: text }, function (flag) {
+    post(flagPath(f), { note: text }, function (flag) {
       replaceFlag(flag);
-      var saved = $("note-saved"); if (saved && S.selected === flag.id) saved.textContent = "备注已保存 " + now();
+      var saved = $("note-saved"); if (saved && S.selected === flag.key) saved.textContent = "备注已保存 " + now();
       renderList(); markSelected();
     });
   }
   function markSelected() {
     Array.prototype.forEach.call(document.querySelectorAll("li.item"), function (li) {
-      li.classList.toggle("selected", parseInt(li.getAttribute("data-id"), 10) === S.selected);
+      li.classList.toggle("selected", li.getAttribute("data-id") === S.selected);
     });
   }
   function move(step) {
     if (!S.filtered.length) return;
     var pos = S.filtered.indexOf(S.byId[S.selected]);
     var next = S.filtered[Math.min(S.filtered.length - 1, Math.max(0, pos + step))];
-    if (next) select(next.id);
+    if (next) select(next.key);
   }
 
   // ------------------------------------------------------------------ audio
@@ -282,6 +320,7 @@
   }
   function playExcerpt() {
     var f = S.byId[S.selected]; if (!f) return;
+    if (!isCall(f)) { toast("这是" + (KIND_LABELS[f.kind] || "消息") + "，没有录音可播放"); return; }
     setAudio(f.call_id);
     if (f.level === "call") play(0, null); else play(f.excerpt_start, f.excerpt_end);
   }
@@ -320,8 +359,8 @@
       if (lowAt[i] != null) node = el("span", { cls: "low", title: "识别把握不大，请核听", "data-t": lowAt[i] }, [node]);
       if (here.length) {
         var main = here.filter(function (f) { return f.status !== "rejected"; })[0] || here[0];
-        node = el("mark", { cls: "s-" + main.status + (here.some(function (f) { return f.id === S.selected; }) ? " sel" : ""),
-                            colour: cat(main.category).colour, "data-flag": main.id,
+        node = el("mark", { cls: "s-" + main.status + (here.some(function (f) { return f.key === S.selected; }) ? " sel" : ""),
+                            colour: cat(main.category).colour, "data-flag": main.key,
                             title: here.map(function (f) { return cat(f.category).label + "（" + f.status_label + "）"; }).join("；") }, [node]);
       }
       frag.appendChild(node); i = j;
@@ -330,6 +369,7 @@
   }
   function renderCall(callId) {
     var d = S.details[callId], call = d.call, current = S.byId[S.selected];
+    if (current && !isCall(current)) current = null;
     $("call-head").textContent = "";
     $("call-head").appendChild(document.createTextNode("通话 " + call.label + " · " + call.direction));
     $("call-head").appendChild(el("span", { cls: "sub", text: call.file }));
@@ -361,6 +401,67 @@
       if (isCurrent) setTimeout(function () { row.scrollIntoView({ block: "center" }); }, 0);
     });
   }
+  // ------------------------------------------------------------------ message panel
+  function markedMessage(message, flags) {
+    var text = message.text, frag = document.createDocumentFragment(), n = text.length, i = 0;
+    var spans = flags.filter(function (f) { return f.message_id === message.id && f.start_char != null && f.end_char <= n && f.start_char < f.end_char; });
+    function cover(k) { return spans.filter(function (f) { return f.start_char <= k && k < f.end_char; }); }
+    while (i < n) {
+      var here = cover(i), key = here.map(function (f) { return f.key; }).join(","), j = i + 1;
+      while (j < n && cover(j).map(function (f) { return f.key; }).join(",") === key) j++;
+      var node = document.createTextNode(text.slice(i, j));
+      if (here.length) {
+        var main = here.filter(function (f) { return f.status !== "rejected"; })[0] || here[0];
+        node = el("mark", { cls: "s-" + main.status + (here.some(function (f) { return f.key === S.selected; }) ? " sel" : ""),
+                            colour: cat(main.category).colour, "data-flag": main.key,
+                            title: here.map(function (f) { return cat(f.category).label + "（" + f.status_label + "）"; }).join("；") }, [node]);
+      }
+      frag.appendChild(node); i = j;
+    }
+    return frag;
+  }
+  function boxed(d) { return d.flags.some(function (f) { return f.has_boxes && f.status !== "rejected"; }); }
+  function imageUrl(sourceId, d) {  // the version changes when a boxed flag is rejected or let back in
+    var version = d.flags.filter(function (f) { return f.has_boxes; }).map(function (f) { return f.status === "rejected" ? "0" : "1"; }).join("");
+    return "image/" + sourceId + "/" + (boxed(d) ? "annotated.png" : "original") + "?token=" + encodeURIComponent(TOKEN) + "&v=" + version;
+  }
+  function renderMessages(sourceId) {
+    var d = S.msgDetails[sourceId], src = d.source, current = S.byId[S.selected];
+    if (current && current.source_id !== sourceId) current = null;
+    $("call-head").textContent = "";
+    $("call-head").appendChild(document.createTextNode(src.kind_label + " · " + src.name));
+    $("call-head").appendChild(el("span", { cls: "sub", text: "接收人：" + src.received_by + " · " + src.format_label + " · SHA-256 " + src.sha256.slice(0, 16) + "…" }));
+    $("roles").textContent = "";
+    $("roles").appendChild(el("span", { cls: "hint", text: src.kind === "screenshot" ? "截图文字由机器识别，仅供参考，以原图为准。" : "消息内容取自导出文件，以原件为准。" }));
+    var box = $("segments"); box.textContent = "";
+    var list = el("div", { cls: "msg-list" });
+    if (!d.messages.length) list.appendChild(el("p", { cls: "empty", text: src.status === "failed" ? "读取失败：" + (src.error || "") : "没有读出消息" }));
+    d.messages.forEach(function (m) {
+      var isCurrent = current && current.message_id === m.id;
+      var logs = d.flags.filter(function (f) { return f.message_id === m.id && f.start_char == null; });
+      var row = el("div", { cls: "msg dir-" + (m.direction || "unknown") + (isCurrent ? " current" : ""), id: "msg-" + m.idx }, [
+        el("div", { cls: "msg-head" }, [el("b", { text: m.direction_label }), " " + m.when + " · " + (m.direction === "sent" ? "发给 " : "来自 ") + m.party,
+                                        m.sender ? " · 发送人 " + m.sender : null]),
+        el("p", { cls: "machine" }, [markedMessage(m, d.flags)]),
+        logs.length ? el("div", { cls: "logs" }, logs.map(function (f) {
+          return el("span", { cls: "chip" + (f.status === "rejected" ? " s-rejected" : ""), colour: cat(f.category).colour, "data-flag": f.key, text: cat(f.category).label + "（" + f.status_label + "）" });
+        })) : null,
+        m.notes.length ? el("p", { cls: "notes", text: m.notes.join("；") }) : null]);
+      list.appendChild(row);
+      if (isCurrent) setTimeout(function () { row.scrollIntoView({ block: "center" }); }, 0);
+    });
+    if (d.image) {
+      var url = imageUrl(sourceId, d);
+      var original = "image/" + sourceId + "/original?token=" + encodeURIComponent(TOKEN);
+      box.appendChild(el("div", { cls: "msg-wrap" }, [
+        el("figure", { cls: "shot" }, [
+          el("a", { href: url, target: "_blank", rel: "noopener" }, [el("img", { id: "shot-image", src: url, alt: src.name })]),
+          el("figcaption", {}, [boxed(d) ? "红框：有标记（未排除）的文字行。" : "没有需要标注的标记。", "原图未改动：",
+                                el("a", { href: original, target: "_blank", rel: "noopener", text: "打开原图" })])]),
+        list]));
+    } else box.appendChild(list);
+  }
+
   function editSegment(callId, idx) {
     var d = S.details[callId], seg = d.segments.filter(function (s) { return s.idx === idx; })[0];
     var row = $("seg-" + idx); if (!row || row.querySelector(".editor")) return;
@@ -404,20 +505,21 @@
       j: function () { move(1); }, ArrowDown: function () { move(1); }, k: function () { move(-1); }, ArrowUp: function () { move(-1); },
       p: playExcerpt, " ": playExcerpt,
       n: function () { var n = $("note"); if (n) n.focus(); },
-      e: function () { var f = S.byId[S.selected]; if (f && f.segment_index != null) editSegment(f.call_id, f.segment_index); },
+      e: function () { var f = S.byId[S.selected]; if (f && isCall(f) && f.segment_index != null) editSegment(f.call_id, f.segment_index); },
       "?": function () { $("help").hidden = false; }
     };
     var action = actions[e.key.length === 1 ? e.key.toLowerCase() : e.key] || (e.key === "?" ? actions["?"] : null);
     if (action) { e.preventDefault(); action(); }
   }
   function onClick(e) {
-    var mark = e.target.closest(".seg mark[data-flag]");
+    var mark = e.target.closest(".seg mark[data-flag], .msg [data-flag]");
     var timed = e.target.closest("[data-t]");
     if (mark) {
-      var id = parseInt(mark.getAttribute("data-flag"), 10), f = S.byId[id];
-      if (f && !S.filtered.some(function (x) { return x.id === id; })) { $("f-pending").checked = false; $("f-category").value = ""; $("f-speaker").value = ""; refresh(id); }
-      else select(id);
-      if (f) play(f.excerpt_start, f.excerpt_end);
+      var key = mark.getAttribute("data-flag"), f = S.byId[key];
+      if (f && !S.filtered.some(function (x) { return x.key === key; })) {
+        $("f-pending").checked = false; $("f-category").value = ""; $("f-speaker").value = ""; $("f-kind").value = ""; refresh(key);
+      } else select(key);
+      if (f && isCall(f)) play(f.excerpt_start, f.excerpt_end);
       return;
     }
     if (timed) { var call = S.audioCall; if (call) play(parseFloat(timed.getAttribute("data-t")), null); }
@@ -425,7 +527,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     initAudio();
-    ["f-pending", "f-category", "f-call", "f-speaker"].forEach(function (id) { $(id).addEventListener("change", function () { refresh(null); }); });
+    ["f-pending", "f-kind", "f-category", "f-call", "f-speaker"].forEach(function (id) { $(id).addEventListener("change", function () { refresh(null); }); });
     $("help-btn").addEventListener("click", function () { $("help").hidden = false; });
     $("help-close").addEventListener("click", function () { $("help").hidden = true; });
     document.addEventListener("keydown", onKey);
