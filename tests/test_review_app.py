@@ -4,6 +4,7 @@ what a reviewer does: play a flag, accept/reject with the keyboard, correct a se
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import re
 import shutil
@@ -384,3 +385,154 @@ def test_call_page_plays_from_a_flag_in_chromium(tmp_path: Path, browser_page) -
     page.goto((tmp_path / "index.html").as_uri())
     page.screenshot(path=str(OUTPUT / "case_index.png"))
     assert urlsplit(page.url).scheme == "file"
+
+
+# ------------------------------------------------------------------ messages and screenshots beside calls
+
+
+class RunningWithMessages(Running):
+    """The sample calls plus an SMS backup, a chat export and a screenshot (tests/message_fixtures.py)."""
+
+    def __init__(self, root: Path) -> None:  # noqa: D107 - Running's fields, a case with messages
+        from message_fixtures import build_message_case
+
+        self.messages = build_message_case(root)
+        self.case_dir = self.messages.case_dir
+        self.store = self.messages.store
+        self.server = ReviewServer(self.store)
+        self.thread = self.server.start_in_thread()
+
+
+@pytest.fixture(scope="module")
+def message_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWithMessages]:
+    running = RunningWithMessages(tmp_path_factory.mktemp("review_messages"))
+    yield running
+    running.stop()
+
+
+def test_message_flags_are_listed_with_call_flags(message_app: RunningWithMessages) -> None:
+    status, _, body = message_app.request("GET", "/api/state")
+    state = json.loads(body)
+    store = message_app.store
+    assert status == 200 and len(state["flags"]) == len(store.all_flags()) + len(store.message_flags())
+    keys = [f["key"] for f in state["flags"]]
+    assert len(set(keys)) == len(keys)  # call and message flag ids overlap; keys do not
+    kinds = {f["kind"] for f in state["flags"]}
+    assert kinds == {"call", "sms", "chat", "screenshot"}
+    assert {s["kind"] for s in state["sources"]} == {"sms", "chat", "screenshot"}
+    blast = next(f for f in state["flags"] if f["kind"] == "sms" and f["category"] == "CONTACTS_BLAST")
+    assert blast["key"] == f"m{blast['id']}" and blast["text"][blast["start_char"]:blast["end_char"]] == blast["match"]
+    assert blast["message"]["when"] == "2024-01-15 23:40:00" and blast["message"]["direction"] == "received"
+    night = next(f for f in state["flags"] if f["kind"] == "sms" and f["category"] == "OFF_HOURS")
+    assert night["level"] == "call" and night["start_char"] is None and "23:40" in night["text"]
+    status, _, body = message_app.request("GET", f"/api/messages/{message_app.messages.shot_id}")
+    detail = json.loads(body)
+    assert status == 200 and detail["image"] and detail["boxes"] >= 1
+    assert [m["direction"] for m in detail["messages"]] == ["received", "sent"]
+
+
+def test_accepting_a_message_flag_is_stored_with_custody(message_app: RunningWithMessages) -> None:
+    flag = next(f for f in message_app.store.message_flags(source_id=message_app.messages.chat_id) if f.level == "text")
+    events_before = len(message_app.store.custody_events())
+    status, _, body = message_app.request("POST", f"/api/msgflag/{flag.id}",
+                                          body={"status": "accepted", "note": "妈妈收到的聊天记录"})
+    answer = json.loads(body)
+    assert status == 200 and answer["status"] == "accepted" and answer["key"] == f"m{flag.id}"
+    with message_app.fresh_store() as store:
+        saved = store.get_message_flag(flag.id)
+        assert (saved.status, saved.note) == ("accepted", "妈妈收到的聊天记录") and saved.reviewed_by
+        [event] = store.custody_events()[events_before:]
+        assert (event.action, event.object) == ("review", f"msgflag:{flag.id}")
+        assert event.detail["before"]["status"] == "pending" and event.detail["after"]["status"] == "accepted"
+        assert not store.verify_custody()
+    status, _, _ = message_app.request("POST", f"/api/msgflag/{flag.id}", body={"status": "maybe"})
+    assert status == 400
+    status, _, _ = message_app.request("POST", f"/api/msgflag/{flag.id}", token=False, body={"status": "rejected"})
+    assert status == 403 and message_app.store.get_message_flag(flag.id).status == "accepted"
+    status, _, _ = message_app.request("POST", "/api/msgflag/999999", body={"status": "accepted"})
+    assert status == 404
+
+
+def test_screenshot_images_are_served_read_only_with_the_token(tmp_path: Path) -> None:
+    from PIL import Image
+
+    running = RunningWithMessages(tmp_path)
+    try:
+        shot = running.store.get_message_source(running.messages.shot_id)
+        original = Path(shot.source_path)
+        before = (original.read_bytes(), original.stat().st_mtime_ns)
+        for path in (f"/image/{shot.id}/original", f"/image/{shot.id}/annotated.png"):
+            assert running.request("GET", path, token=False)[0] == 403
+        status, headers, body = running.request("GET", f"/image/{shot.id}/original")
+        assert status == 200 and body == before[0] and headers["content-type"] == "image/png"
+        status, headers, annotated = running.request("GET", f"/image/{shot.id}/annotated.png")
+        assert status == 200 and headers["content-type"] == "image/png" and annotated[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(io.BytesIO(annotated)) as copy, Image.open(original) as image:
+            assert copy.size == image.size and copy.convert("RGB").tobytes() != image.convert("RGB").tobytes()
+        write_case_html(tmp_path / "case", running.store)  # the case page follows decisions made here
+        page = tmp_path / "case" / "messages" / shot.id / "messages.html"
+        assert (page.parent / "annotated.png").is_file()
+        for flag in running.store.message_flags(source_id=shot.id):
+            assert running.request("POST", f"/api/msgflag/{flag.id}", body={"status": "rejected"})[0] == 200
+        status, _, redrawn = running.request("GET", f"/image/{shot.id}/annotated.png")
+        with Image.open(io.BytesIO(redrawn)) as copy, Image.open(original) as image:
+            assert copy.convert("RGB").tobytes() == image.convert("RGB").tobytes()  # nothing left to box
+        assert not (page.parent / "annotated.png").exists() and "data-message-flag-id" not in page.read_text("utf-8")
+        assert (original.read_bytes(), original.stat().st_mtime_ns) == before
+        original.write_bytes(before[0] + b"\0")  # changed after intake: no longer served
+        assert running.request("GET", f"/image/{shot.id}/original")[0] == 409
+    finally:
+        running.stop()
+
+
+@pytest.mark.browser
+def test_message_review_in_chromium(tmp_path: Path, browser_page) -> None:
+    running = RunningWithMessages(tmp_path)
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        store = running.store
+        page.goto(running.server.url)
+        page.wait_for_selector("li.item")
+        page.select_option("#f-kind", "sms")
+        sms_flags = store.message_flags(source_id=running.messages.sms_id)
+        _wait(page, f"document.querySelectorAll('li.item').length === {len(sms_flags)}")
+        keys = page.eval_on_selector_all("li.item", "items => items.map(i => i.dataset.id)")
+        assert all(k.startswith("m") for k in keys)
+        blast = next(f for f in sms_flags if f.category == "CONTACTS_BLAST")
+        page.click(f'li.item[data-id="m{blast.id}"]')
+        page.wait_for_selector("#segments .msg.current mark.sel")  # the message, its flagged words marked
+        assert page.text_content("#flag-context mark") == blast.match_text
+        assert page.is_hidden("#player-bar")
+        page.keyboard.press("a")  # accept with the keyboard
+        _wait(page, "document.getElementById('count-accepted').textContent.includes('1')")
+        with running.fresh_store() as fresh:
+            assert fresh.get_message_flag(blast.id).status == "accepted"
+            assert fresh.custody_events()[-1].object == f"msgflag:{blast.id}"
+
+        page.select_option("#f-kind", "screenshot")
+        page.wait_for_selector("#shot-image")
+        _wait(page, "document.getElementById('shot-image').complete && document.getElementById('shot-image').naturalWidth === 720")
+        assert "annotated.png" in page.get_attribute("#shot-image", "src")
+        shot_flag = store.message_flags(source_id=running.messages.shot_id)[0]
+        page.click(f'li.item[data-id="m{shot_flag.id}"]')
+        page.keyboard.press("r")
+        _wait(page, "document.getElementById('count-rejected').textContent.includes('1')")
+        OUTPUT.mkdir(exist_ok=True)
+        page.uncheck("#f-pending")
+        page.click(f'li.item[data-id="m{shot_flag.id}"]')
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(OUTPUT / "review_screenshot_flag.png"))
+
+        page.reload()  # the decisions are in the store, not only in the page
+        page.wait_for_selector("li.item")
+        page.uncheck("#f-pending")
+        page.select_option("#f-kind", "")
+        page.wait_for_selector(f'li.item.s-accepted[data-id="m{blast.id}"]')
+        assert page.text_content(f'li.item[data-id="m{shot_flag.id}"] .st') == "已排除"
+        with running.fresh_store() as fresh:
+            assert fresh.get_message_flag(shot_flag.id).status == "rejected"
+        assert not errors, errors
+    finally:
+        running.stop()
