@@ -110,7 +110,8 @@ class RuleMatcher:
         triggers: set[str] = set()
         phrase_words: set[str] = set()
         token_words: set[str] = set()
-        self._regex_rules: list[tuple[int, re.Pattern[str] | None, list[re.Pattern[str]]]] = []
+        regex_triggers: dict[str, set[int]] = {}  # trigger word -> indices of regex rules
+        self._regexes: dict[int, list[re.Pattern[str]]] = {}
         for index, rule in enumerate(rules):
             for j, phrase in enumerate(rule.phrases):
                 key = f"{index}:p{j}"
@@ -128,18 +129,25 @@ class RuleMatcher:
             if rule.tokens:
                 token_words |= rule_triggers
             if rule.regex:
-                self._regex_rules.append((index, trie_regex(rule_triggers), [re.compile(p) for p in rule.regex]))
+                self._regexes[index] = [re.compile(p) for p in rule.regex]
+                for word in rule_triggers:
+                    regex_triggers.setdefault(word, set()).add(index)
         self._phrase_ruler.add_patterns(phrase_patterns)  # type: ignore[attr-defined]
         self._token_ruler.add_patterns(token_patterns)  # type: ignore[attr-defined]
         triggers |= phrase_words
         self._prefilter = trie_regex(triggers)
-        # The prefilter reports the shortest trigger at a position; it stands for every longer
-        # word it is a prefix of, so a ruler is needed if any of those is one of its words.
+        # In a candidate sentence the prefilter is run again from every hit + 1 (overlapping
+        # hits); each hit is the shortest trigger starting there and stands for every longer
+        # word it is a prefix of, so it selects the rulers and regex rules of all those words.
         ordered = sorted(triggers)
-        self._needs: dict[str, tuple[bool, bool]] = {}
+        self._needs: dict[str, tuple[bool, bool, frozenset[int]]] = {}
         for word in triggers:
             longer = _extensions(ordered, word)
-            self._needs[word] = (any(w in phrase_words for w in longer), any(w in token_words for w in longer))
+            self._needs[word] = (
+                any(w in phrase_words for w in longer),
+                any(w in token_words for w in longer),
+                frozenset(i for w in longer for i in regex_triggers.get(w, ())),
+            )
 
     def _make_doc(self, text: str) -> Doc:
         """What the char segmenter makes (one token per character), built directly when the text
@@ -148,9 +156,8 @@ class RuleMatcher:
             return self.nlp.make_doc(text)
         return Doc(self.nlp.vocab, words=list(text), spaces=[False] * len(text))
 
-    def candidate_sentences(self, text: str) -> list[tuple[int, int, bool, bool]]:
-        """Sentences holding at least one trigger, each with whether the phrase / token rulers
-        could match in it; sentences without a trigger never reach spaCy."""
+    def candidate_sentences(self, text: str) -> list[tuple[int, int]]:
+        """Sentences holding at least one trigger; the others never reach a rule."""
         if self._prefilter is None:
             return []
         first = self._prefilter.search(text)
@@ -158,24 +165,32 @@ class RuleMatcher:
             return []
         spans = sentence_spans(text)
         starts = [s for s, _ in spans]
-        chosen: dict[int, tuple[bool, bool]] = {}
-        for m in self._prefilter.finditer(text, first.start()):
-            i = bisect.bisect_right(starts, m.start()) - 1
-            phrase, token = chosen.get(i, (False, False))
-            need_phrase, need_token = self._needs.get(m.group(), (True, True))
-            chosen[i] = (phrase or need_phrase, token or need_token)
-        return [(*spans[i], phrase, token) for i, (phrase, token) in chosen.items() if i >= 0]
+        chosen = {bisect.bisect_right(starts, m.start()) - 1 for m in self._prefilter.finditer(text, first.start())}
+        return [spans[i] for i in sorted(chosen) if i >= 0]
+
+    def _what_to_run(self, sentence: str) -> tuple[bool, bool, set[int]]:
+        """Whether the phrase / token rulers can match in ``sentence``, and which regex rules."""
+        use_phrases = use_tokens = False
+        regex_rules: set[int] = set()
+        search = self._prefilter.search  # type: ignore[union-attr]
+        m = search(sentence)
+        while m is not None:
+            phrase, token, rules = self._needs[m.group()]
+            use_phrases, use_tokens = use_phrases or phrase, use_tokens or token
+            regex_rules |= rules
+            m = search(sentence, m.start() + 1)
+        return use_phrases, use_tokens, regex_rules
 
     def find(self, text: str) -> list[Hit]:
         """Every raw hit (before gates) in ``text``, in text offsets."""
         hits: list[Hit] = []
-        for s_start, s_end, use_phrases, use_tokens in self.candidate_sentences(text):
+        for s_start, s_end in self.candidate_sentences(text):
             sentence = text[s_start:s_end]
+            use_phrases, use_tokens, regex_rules = self._what_to_run(sentence)
             found = [
                 (index, j, m.start(), m.end())
-                for index, rule_triggers, compiled in self._regex_rules
-                if rule_triggers is not None and rule_triggers.search(sentence)
-                for j, regex in enumerate(compiled)
+                for index in sorted(regex_rules)
+                for j, regex in enumerate(self._regexes[index])
                 for m in regex.finditer(sentence)
             ]
             if not (found or use_phrases or use_tokens):
