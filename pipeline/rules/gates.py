@@ -145,7 +145,3 @@ def borrower_perspective(sentence: str, start: int, end: int) -> bool:
     if agent and (agent.group() != "你们" or sentence[start : start + 1] in _CONDUCT_VERB_CHARS):
         return True
     return bool(_FIRST_VICTIM.search(sentence)) and not _SECOND_VICTIM.search(sentence)
-
-
-def second_person_target(text: str) -> bool:
-    return bool(_SECOND_VICTIM.search(text))

@@ -15,10 +15,9 @@ from typing import Any
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.rules.gates import GATE_NAMES
 from pipeline.rules.validate import PackIssue, validate_pack
 from pipeline.rules.yaml_lines import load_yaml_with_lines
-
-GATES = ("negation", "question", "quotation", "perspective", "speaker")
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Category:
     legal_basis: tuple[str, ...]
     severity: int
     conduct: bool = True
-    gates: tuple[str, ...] = GATES
+    gates: tuple[str, ...] = GATE_NAMES
     pack: str = ""
 
 
