@@ -141,12 +141,15 @@ def contact_messages(messages: Iterable[Any], kinds: Mapping[str, str | None], c
         party(m) in parties or kinds.get(m.source_id) in ("chat", "screenshot")))]
 
 
-def contacts_reached(store: Any, input_dir: Path | None = None) -> list[ContactReached]:
+def contacts_reached(store: Any, input_dir: Path | None = None, *, call_ids: set[str] | None = None,
+                     source_ids: set[str] | None = None,
+                     flag_statuses: tuple[str, ...] = ("pending", "accepted")) -> list[ContactReached]:
     """The table for a case: the borrower first, then contacts by how often they were reached.
 
     Calls count unless failed; their own ``received_by`` wins, else the folder layout under
     ``input_dir`` (when given). Messages count when ``contact_messages`` keeps them and they
-    were not sent by the person.
+    were not sent by the person. An evidence pack narrows the table to what it holds:
+    ``call_ids`` / ``source_ids`` (None = all) and the ``flag_statuses`` whose categories count.
     """
     tallies: dict[str, _Tally] = {}
 
@@ -155,9 +158,9 @@ def contacts_reached(store: Any, input_dir: Path | None = None) -> list[ContactR
         return tallies.setdefault(key, _Tally(key))
 
     def live(flags: list[Any]) -> list[str]:
-        return [f.category for f in flags if not f.stale and f.status != "rejected"]
+        return [f.category for f in flags if not f.stale and f.status in flag_statuses]
 
-    calls = list(store.iter_calls())
+    calls = [c for c in store.iter_calls() if call_ids is None or c.id in call_ids]
     for call in calls:
         if call.status == "failed" or call.direction == "outgoing":
             continue
@@ -165,16 +168,17 @@ def contacts_reached(store: Any, input_dir: Path | None = None) -> list[ContactR
         entry.row.calls += 1
         entry.add(call.number, call.start_time, live(store.call_flags(call.id)))
     if hasattr(store, "message_sources"):
-        sources = {s.id: s for s in store.message_sources()}
+        sources = {s.id: s for s in store.message_sources() if source_ids is None or s.id in source_ids}
         flags_by_message: dict[str, list[Any]] = {}
-        for flag in store.message_flags():
+        for flag in (f for f in store.message_flags() if f.source_id in sources):
             flags_by_message.setdefault(flag.message_id, []).append(flag)
         for source in sources.values():
             if source.kind == "screenshot" and source.status == "done":
                 tally(source.received_by).row.screenshots += 1
         live_ids = {m for m, flags in flags_by_message.items() if live(flags)}
         kinds = {s.id: s.kind for s in sources.values()}
-        for message in contact_messages(store.messages(), kinds, [c.number for c in calls], live_ids):
+        messages = [m for m in store.messages() if m.source_id in sources]
+        for message in contact_messages(messages, kinds, [c.number for c in calls], live_ids):
             if message.direction == "sent":
                 continue
             source = sources.get(message.source_id)

@@ -32,12 +32,14 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
               help="Mask third parties' phone, ID and bank card numbers in text files (never in recordings).")
 @click.option("--calls", "call_ids", multiple=True, metavar="ID",
               help="Only these calls (id or unique prefix; repeat or separate with commas).")
-@click.option("--from", "date_from", callback=_day, metavar="DATE", help="Only calls on or after this day (YYYY-MM-DD).")
-@click.option("--to", "date_to", callback=_day, metavar="DATE", help="Only calls on or before this day (YYYY-MM-DD).")
+@click.option("--from", "date_from", callback=_day, metavar="DATE", help="Only calls and messages on or after this day (YYYY-MM-DD).")
+@click.option("--to", "date_to", callback=_day, metavar="DATE", help="Only calls and messages on or before this day (YYYY-MM-DD).")
 @click.option("--templates", "templates_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder with adapted complaint templates (copy of configs/templates).")
+@click.option("--no-messages", is_flag=True,
+              help="Leave the case's SMS backups, chat exports and screenshots out (calls only).")
 def export_command(case_dir: Path, out: Path, include_pending: bool, redact: bool, call_ids: tuple[str, ...],
-                   date_from: date | None, date_to: date | None, templates_dir: Path | None) -> None:
+                   date_from: date | None, date_to: date | None, templates_dir: Path | None, no_messages: bool) -> None:
     """Write the evidence pack of a reviewed case (导出证据包): originals, excerpts, transcripts, 证据目录, complaint drafts."""
     console = Console(stderr=True, soft_wrap=True)
     if date_from and date_to and date_from > date_to:
@@ -45,7 +47,7 @@ def export_command(case_dir: Path, out: Path, include_pending: bool, redact: boo
         sys.exit(2)
     ids = tuple(part.strip() for value in call_ids for part in value.split(",") if part.strip())
     options = PackOptions(include_pending=include_pending, redact=redact, calls=ids, date_from=date_from,
-                          date_to=date_to, templates_dir=templates_dir)
+                          date_to=date_to, templates_dir=templates_dir, messages=not no_messages)
     lock = FileLock(str(case_dir / ".callproof.lock")) if case_dir.is_dir() else None
     try:
         if lock:
@@ -68,9 +70,13 @@ def export_command(case_dir: Path, out: Path, include_pending: bool, redact: boo
     console.print(f"通话 {result.calls} 个，收录标记 {result.flags} 个{pending}，录音摘录 {result.excerpts} 段；"
                   f"未收录：已排除 {result.left_out.get('rejected', 0)}，待复核 "
                   f"{0 if include_pending else result.left_out.get('pending', 0)}。")
+    if result.message_files:
+        pending_messages = f"（其中待复核 {result.message_pending}）" if result.message_pending else ""
+        console.print(f"短信/聊天记录/截图文件 {result.message_files} 个，收录消息标记 {result.message_flags} 个"
+                      f"{pending_messages}，截图标注副本 {result.annotated} 张。")
     if result.redacted:
         console.print(f"已打码：文字材料中第三方号码等共遮盖 {result.masked} 处（录音原件未改动）。")
-    if not result.flags:
+    if not result.flags and not result.message_flags:
         console.print("[yellow]注意[/yellow] 没有已确认的标记；请先复核：python cli.py review " + str(case_dir))
     console.print(f"大小 {result.size / 1e6:.1f} MB，SHA-256 {result.sha256}")
     console.print(f"核对：python cli.py verify {result.path}，或解压后运行 sha256sum -c SHA256SUMS",

@@ -1,4 +1,4 @@
-"""The pack's per-call files (transcripts/<call>.html, .json, .txt) and timeline.csv.
+"""The pack's per-call files (transcripts/<call>.html, .json, .txt) and timeline.csv (calls and messages).
 
 All text goes through the pack's ``Redactor`` (``None`` when ``--redact`` is off). Flags are only
 the packed ones; each carries its excerpt's file name next to its text, times, speaker,
@@ -19,14 +19,17 @@ from urllib.parse import quote
 
 from pipeline import __version__
 from pipeline.evidence.legal import citable_bases
+from pipeline.evidence.message_files import timeline_rows
 from pipeline.evidence.redact import Redactor
 from pipeline.evidence.select import PackCall, PackCase, PackFlag
 from pipeline.render.categories import CATEGORIES, DIRECTION_LABELS, SOURCE_LABELS, category_label
 from pipeline.render.html_call import duration_zh, render_call_html, speaker_name
+from pipeline.render.message_view import local_time
 from pipeline.render.writers import MACHINE_NOTICE, format_timestamp
 from pipeline.transcript import Transcript
 
 CALL_SCHEMA = "callproof.pack-call/1"
+TIMELINE_COLUMNS = ("类型", "开始时间", "时间来源", "号码", "联系人", "接收人", "方向", "时长(秒)", "ID", "原始文件", "备注")
 EXCERPT_KEY = "录音摘录"  # shown by the call page among a flag's explanation lines
 
 
@@ -173,19 +176,29 @@ def _call_notes(pack_call: PackCall) -> list[str]:
 
 
 def timeline_csv(case: PackCase, redactor: Redactor | None) -> str:
-    """Every packed call in time order: time, number, direction, duration, flags per category, notes."""
-    used = Counter(f.row.category for f in case.flags)
+    """Every packed call, and every message that is a contact by the other side (SMS, chat lines,
+    screenshot bubbles; see ``message_files.timeline_rows``), in time order: type, time, number,
+    receiver, direction, duration, flags per category, notes. Rows of unknown time come last."""
+    used = Counter(f.row.category for f in [*case.flags, *case.message_flags])
     categories = [c for c in CATEGORIES if c in used] + sorted(c for c in used if c not in CATEGORIES)
+    rows: list[tuple[Any, dict[str, Any]]] = []
+    for pack_call in case.calls:
+        call = pack_call.call
+        rows.append((local_time(call.start_time), {
+            "类型": "通话", "开始时间": (call.start_time or "").replace("T", " "),
+            "时间来源": SOURCE_LABELS.get(call.start_source or "", ""), "号码": call.number or "",
+            "联系人": call.contact_name or "", "接收人": call.received_by or "",
+            "方向": DIRECTION_LABELS.get(call.direction or "", "未知"),
+            "时长(秒)": f"{call.duration:.1f}" if call.duration else "", "ID": call.id,
+            "原始文件": pack_call.original_name, "categories": [f.row.category for f in pack_call.flags],
+            "备注": "；".join(_call_notes(pack_call))}))
+    rows += timeline_rows(case, redactor)
+    rows.sort(key=lambda item: (item[0] is None, item[0] or 0))  # stable: calls keep their order on ties
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["序号", "开始时间", "时间来源", "号码", "联系人", "方向", "时长(秒)", "通话ID", "原始录音",
-                     *(f"{category_label(c)}({c})" for c in categories), "备注"])
-    for number, pack_call in enumerate(case.calls, start=1):
-        call = pack_call.call
-        counts = Counter(f.row.category for f in pack_call.flags)
-        row = [number, (call.start_time or "").replace("T", " "), SOURCE_LABELS.get(call.start_source or "", ""),
-               call.number or "", call.contact_name or "", DIRECTION_LABELS.get(call.direction or "", "未知"),
-               f"{call.duration:.1f}" if call.duration else "", call.id, pack_call.original_name,
-               *(counts.get(c, 0) for c in categories), "；".join(_call_notes(pack_call))]
-        writer.writerow([_redact(redactor, str(cell)) for cell in row])
+    writer.writerow(["序号", *TIMELINE_COLUMNS[:-1], *(f"{category_label(c)}({c})" for c in categories), "备注"])
+    for number, (_, row) in enumerate(rows, start=1):
+        counts = Counter(row["categories"])
+        cells = [number, *(row[k] for k in TIMELINE_COLUMNS[:-1]), *(counts.get(c, 0) for c in categories), row["备注"]]
+        writer.writerow([_redact(redactor, str(cell)) for cell in cells])
     return "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly only with it

@@ -1,7 +1,8 @@
 """证据目录 (evidence_list.docx): one table row per packed flag, the form police and courts use.
 
 Columns: 序号, 证据名称, 证据来源（原始文件与 SHA-256）, 时间范围, 证明内容（类别与法律依据）,
-转写摘录. Word picks a font per script; without ``w:eastAsia`` it would fall back to a font
+转写摘录. Call flags come first, then message flags (SMS, chats, screenshots: the message text
+as the 摘录). When the pack has a contacts-reached table, it follows as a second table. Word picks a font per script; without ``w:eastAsia`` it would fall back to a font
 that may lack Chinese glyphs, so every run names a Chinese font for East Asian text.
 """
 
@@ -20,9 +21,11 @@ from docx.text.paragraph import Paragraph
 
 from pipeline import __version__
 from pipeline.evidence.legal import basis_citation, citable_bases
+from pipeline.evidence.message_files import CONTACTS_HEADER, evidence_rows
 from pipeline.evidence.redact import Redactor
 from pipeline.evidence.select import PackCase, PackFlag
 from pipeline.evidence.zipfiles import ZipDate, normalise_zip
+from pipeline.render.categories import category_label
 from pipeline.render.writers import MACHINE_NOTICE
 
 CHINESE_FONT = "宋体"  # SimSun: on every Chinese Windows; WPS and LibreOffice map it
@@ -110,8 +113,24 @@ def _content_time(case: PackCase) -> datetime:
     return datetime.fromisoformat(case.content_as_of.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
 
 
+def _contacts_table(document: Document, case: PackCase, redactor: Redactor | None) -> None:
+    _write(document.add_paragraph(), "联系人被骚扰情况（谁接到了电话和消息）", bold=True, size=12)
+    _write(document.add_paragraph(), "每位接收人接到的电话和收到的消息（不含本人打出、发出的），及对方号码和已收录标记的类别。", size=9)
+    table = document.add_table(rows=1, cols=len(CONTACTS_HEADER))
+    table.style = "Table Grid"
+    for cell, header in zip(table.rows[0].cells, CONTACTS_HEADER, strict=True):
+        _cell(cell, header, bold=True)
+    for row in case.contacts:
+        categories = "、".join(f"{category_label(c)}×{n}" for c, n in row.categories.items()) or "—"
+        values = (row.person, row.relation or "—", str(row.calls), str(row.messages), str(row.screenshots),
+                  "、".join(row.numbers) or "—", row.first or "—", row.last or "—", categories)
+        for cell, value in zip(table.add_row().cells, values, strict=True):
+            _cell(cell, redactor.text(value) if redactor else value)
+
+
 def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], padding_s: float,
-                       redactor: Redactor | None, date_time: ZipDate) -> bytes:
+                       redactor: Redactor | None, date_time: ZipDate,
+                       annotated_sha256: dict[str, str] | None = None) -> bytes:
     """The evidence list as .docx bytes, reproducible (fixed properties and zip metadata)."""
     document = Document()
     _set_fonts(document.styles["Normal"].element, 10.5)
@@ -123,11 +142,14 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
 
     _write(document.add_paragraph(), "证据目录", bold=True, size=16)
     originals = {c.call.id: c.original_name for c in case.calls}
-    intro = (f"案件编号：{case.case_info.get('case_id', '')}    通话 {len(case.calls)} 个，证据 {len(case.flags)} 项\n"
+    files = f"，短信/聊天记录/截图文件 {len(case.message_files)} 个" if case.message_files else ""
+    intro = (f"案件编号：{case.case_info.get('case_id', '')}    通话 {len(case.calls)} 个{files}，证据 {case.evidence_count} 项\n"
              f"提交人：【请填写】    提交日期：【请填写】\n"
              f"说明：{MACHINE_NOTICE}。录音原件在证据包 originals/ 中，摘录在 excerpts/ 中；"
-             f"每个文件的 SHA-256 见 SHA256SUMS，可用 sha256sum -c SHA256SUMS 核对。")
-    if any(f.pending for f in case.flags):
+             + ("短信、聊天记录和截图的原件也在 originals/ 中，截图的标注副本（红框标出有标记的文字行）在 "
+                "screenshots_annotated/ 中；" if case.message_files else "")
+             + "每个文件的 SHA-256 见 SHA256SUMS，可用 sha256sum -c SHA256SUMS 核对。")
+    if any(f.pending for f in [*case.flags, *case.message_flags]):
         intro += "\n标注【待复核】的项目尚未经人工确认。"
     _write(document.add_paragraph(), intro, size=10)
 
@@ -141,11 +163,16 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
                   _time(flag, padding_s), _proves(flag), _excerpt(flag, redactor))
         for cell, value in zip(cells, values, strict=True):
             _cell(cell, value)
+    for values in evidence_rows(case, annotated_sha256 or {}, redactor):
+        for cell, value in zip(table.add_row().cells, values, strict=True):
+            _cell(cell, value)
     for row in table.rows:
         for cell, width in zip(row.cells, COLUMN_WIDTHS_CM, strict=True):
             cell.width = Cm(width)
-    if not case.flags:
+    if not case.evidence_count:
         _write(document.add_paragraph(), "（没有已确认的标记。请先复核：python cli.py review 案件文件夹）", size=10)
+    if case.contacts:
+        _contacts_table(document, case, redactor)
     _write(document.add_paragraph(), f"由 callproof {__version__} 生成。", size=8)
 
     props = document.core_properties

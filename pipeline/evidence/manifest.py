@@ -41,7 +41,9 @@ def build_manifest(*, case_info: Mapping[str, str], created: Mapping[str, str], 
                    engines: list[dict[str, Any]], rule_packs: list[dict[str, Any]], options: Mapping[str, Any],
                    redaction: Mapping[str, Any], decoder: Mapping[str, str], templates: Mapping[str, str],
                    calls: list[dict[str, Any]], flags: Mapping[str, Any], excerpts: list[dict[str, Any]],
-                   files: Mapping[str, FileHash]) -> dict[str, Any]:
+                   files: Mapping[str, FileHash], messages: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``messages``: message_files, message_flags, annotated (screenshot copies: original, boxes,
+    labels) and annotation_drawer (library versions), as ``pack.export_pack`` gives them."""
     return {
         "schema": PACK_SCHEMA,
         "tool": {"name": "callproof", "version": __version__},
@@ -57,6 +59,7 @@ def build_manifest(*, case_info: Mapping[str, str], created: Mapping[str, str], 
         "calls": calls,
         "flags": dict(flags),
         "excerpts": excerpts,
+        **dict(messages or {}),
         "files": [{"path": name, "size": h.size, "sha256": h.sha256} for name, h in sorted(files.items())],
     }
 

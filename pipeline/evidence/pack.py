@@ -1,8 +1,9 @@
 """``export``: write a case's evidence pack (zip) as EVIDENCE.md lays it out.
 
-Order of work: check the custody chain; copy every original into a private staging folder,
-hashing while copying, and stop if any no longer matches its intake hash (changed or gone);
-cut the excerpts from those copies; render the text files; record an 'export' custody event
+Order of work: check the custody chain; copy every original (recordings and message files) into
+a private staging folder, hashing while copying, and stop if any no longer matches its intake
+hash (changed or gone); cut the excerpts and draw the annotated screenshots from those copies;
+render the text files; record an 'export' custody event
 holding every content file's hash; write custody.jsonl, manifest.json and SHA256SUMS; write
 the zip beside its target and rename it into place; record 'export_written' with the zip's hash.
 """
@@ -34,16 +35,28 @@ from pipeline.evidence.manifest import (
     manifest_text,
     sums_text,
 )
+from pipeline.evidence.message_files import (
+    annotated_copy,
+    contacts_csv,
+    message_html,
+    message_json,
+    message_path,
+    message_txt,
+)
 from pipeline.evidence.redact import Redactor, redact_custody
 from pipeline.evidence.select import PackCall, PackCase, PackOptions, collect
+from pipeline.evidence.select_messages import attach_messages
 from pipeline.evidence.zipfiles import ZipDate, ZipEntry, write_zip
+from pipeline.messages.annotated import annotation_versions
 from pipeline.store import DB_NAME, CaseStore, to_jsonl
 from pipeline.store.rows import CallRow
 
 _COPY_CHUNK = 1 << 20
 # zip entry order: the files a person opens first, then the bulk
-_ORDER = ("README.txt", MANIFEST, SUMS, CUSTODY, "evidence_list.docx", "timeline.csv", "complaints/",
-          "transcripts/", "excerpts/", "originals/")
+_ORDER = ("README.txt", MANIFEST, SUMS, CUSTODY, "evidence_list.docx", "timeline.csv", "contacts_reached.csv",
+          "complaints/", "transcripts/", "messages/", "excerpts/", "screenshots_annotated/", "originals/")
+CONTACTS_CSV = "contacts_reached.csv"
+_COMPRESSED = (".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif")
 
 
 @dataclass
@@ -59,6 +72,10 @@ class ExportResult:
     redacted: bool
     masked: int = 0
     warnings: list[str] = field(default_factory=list)
+    message_files: int = 0
+    message_flags: int = 0
+    message_pending: int = 0
+    annotated: int = 0
 
 
 def open_case(case_dir: Path) -> CaseStore:
@@ -68,8 +85,9 @@ def open_case(case_dir: Path) -> CaseStore:
     return CaseStore.open(case_dir)
 
 
-def stage_original(call: CallRow, target: Path) -> None:
-    """Copy the call's recording to ``target``; its bytes must hash to the intake sha256.
+def stage_original(call: CallRow | Any, target: Path, what: str = "原始录音", item: str = "通话") -> None:
+    """Copy the call's recording (or a message file: ``what``/``item`` name it) to ``target``;
+    its bytes must hash to the intake sha256.
 
     The intake path is tried first, then the other paths the same bytes were found under.
     """
@@ -85,15 +103,15 @@ def stage_original(call: CallRow, target: Path) -> None:
                     digest.update(chunk)
                     dst.write(chunk)
         except OSError as exc:
-            raise InputError(path, f"无法读取原始录音（{exc.strerror}）", f"cannot read the original: {exc.strerror}") from exc
+            raise InputError(path, f"无法读取{what}（{exc.strerror}）", f"cannot read the original: {exc.strerror}") from exc
         if digest.hexdigest() == call.sha256:
             return
         changed.append(candidate)
     if changed:
-        raise InputError(changed[0], f"原始录音已被改动：内容与接收时记录的 SHA-256（{call.sha256[:16]}…）不同，"
+        raise InputError(changed[0], f"{what}已被改动：内容与接收时记录的 SHA-256（{call.sha256[:16]}…）不同，"
                          "不能作为原件导出；请找回未改动的原始文件放回原处后重试",
                          "the original changed since intake (sha256 differs): export stopped")
-    raise InputError(call.source_path, f"原始录音不见了（已移动或删除；通话 {call.id}）；请把原始文件放回原处后重试",
+    raise InputError(call.source_path, f"{what}不见了（已移动或删除；{item} {call.id}）；请把原始文件放回原处后重试",
                      "the original is missing: export stopped")
 
 
@@ -150,6 +168,34 @@ def _call_files(case: PackCase, redactor: Redactor | None, files: dict[str, byte
     files["timeline.csv"] = call_files.timeline_csv(case, redactor).encode()
 
 
+def _message_files(case: PackCase, staged: dict[str, Path], redactor: Redactor | None,
+                   files: dict[str, bytes]) -> list[dict[str, Any]]:
+    """messages/<id>.html|.json|.txt, screenshots_annotated/*.png and contacts_reached.csv;
+    returns the annotated copies' manifest entries."""
+    annotated = []
+    for pack_file in case.message_files:
+        if pack_file.annotated_name:
+            data, entry = annotated_copy(pack_file, staged[pack_file.source.id])
+            files[pack_file.annotated_name] = data
+            annotated.append(entry)
+        if pack_file.source.status == "done":
+            files[message_path(pack_file, "html")] = message_html(pack_file, redactor).encode()
+            files[message_path(pack_file, "json")] = message_json(pack_file, redactor).encode()
+            files[message_path(pack_file, "txt")] = message_txt(pack_file, redactor).encode()
+    if case.contacts:
+        files[CONTACTS_CSV] = contacts_csv(case, redactor).encode()
+    return annotated
+
+
+def _manifest_message_file(pack_file: Any) -> dict[str, Any]:
+    source = pack_file.source
+    return {"id": source.id, "original": pack_file.original_name, "sha256": source.sha256, "size": source.size,
+            "intake_at": source.intake_at, "format": source.format, "kind": source.kind,
+            "received_by": source.received_by, "status": source.status, "parser": source.parser_key,
+            "messages": len(pack_file.messages), "annotated": pack_file.annotated_name,
+            "flags": [f.row.id for f in pack_file.flags]}
+
+
 def _manifest_call(pack_call: PackCall) -> dict[str, Any]:
     call = pack_call.call
     return {"id": call.id, "original": pack_call.original_name, "sha256": call.sha256, "size": call.size,
@@ -169,9 +215,12 @@ def _order_key(name: str) -> tuple[int, str]:
 
 def _entries(files: dict[str, bytes], staged: dict[str, Path], case: PackCase) -> Iterable[ZipEntry]:
     originals = {pc.original_name: staged[pc.call.id] for pc in case.calls}
-    for name in sorted([*files, *originals], key=_order_key):
+    texts = {f.original_name: staged[f.source.id] for f in case.message_files}
+    for name in sorted([*files, *originals, *texts], key=_order_key):
         if name in originals:
             yield ZipEntry(name, source=originals[name], compress=False)  # already compressed audio
+        elif name in texts:  # SMS backups and chat exports compress well; images do not
+            yield ZipEntry(name, source=texts[name], compress=not name.lower().endswith(_COMPRESSED))
         else:
             yield ZipEntry(name, files[name])
 
@@ -186,6 +235,7 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
             raise InputError(Path(case_dir) / DB_NAME, f"案件的监管记录有问题，不能导出：{problems[0]}",
                              "the case's custody log is not intact: export stopped")
         case = collect(store, options)
+        attach_messages(case, store, options)
         templates = TemplateSet(options.templates_dir)
         redactor = (Redactor.keeping([*case.kept_numbers, *(pc.call.id for pc in case.calls)])
                     if options.redact else None)
@@ -196,27 +246,39 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
             for number, pack_call in enumerate(case.calls):
                 staged[pack_call.call.id] = Path(tmp) / f"original-{number}"
                 stage_original(pack_call.call, staged[pack_call.call.id])
+            for number, pack_file in enumerate(case.message_files):
+                staged[pack_file.source.id] = Path(tmp) / f"message-{number}"
+                stage_original(pack_file.source, staged[pack_file.source.id], "消息原件", "消息文件")
             files: dict[str, bytes] = {}
             excerpts = _excerpts(case, staged, options.padding_s, files, warnings)
             _call_files(case, redactor, files)
+            annotated = _message_files(case, staged, redactor, files)
+            annotated_sha = {e["path"]: hashlib.sha256(files[e["path"]]).hexdigest() for e in annotated}
             date_time = _zip_date(case.content_as_of)
             excerpt_sha = {e["path"]: hashlib.sha256(files[e["path"]]).hexdigest() for e in excerpts}
             files["evidence_list.docx"] = evidence_list_docx(case, excerpt_sha256=excerpt_sha, padding_s=options.padding_s,
-                                                            redactor=redactor, date_time=date_time)
+                                                            redactor=redactor, date_time=date_time,
+                                                            annotated_sha256=annotated_sha)
             context = complaint_context(case, options.to_dict())
-            context["pack"] = {"originals": len(case.calls), "excerpts": len(excerpts), "padding": f"{options.padding_s:g}"}
+            context["pack"] = {"originals": len(case.calls), "excerpts": len(excerpts), "padding": f"{options.padding_s:g}",
+                               "message_originals": len(case.message_files), "annotated": len(annotated)}
             context["excerpt_sizes"] = {e["path"]: len(files[e["path"]]) for e in excerpts}
             files.update({k: v.encode() for k, v in render_complaints(templates, context, redactor).items()})
             files["README.txt"] = render_readme(templates, context, redactor).encode()
 
             content = {name: FileHash(len(data), hashlib.sha256(data).hexdigest()) for name, data in files.items()}
             content.update({pc.original_name: FileHash(pc.call.size, pc.call.sha256) for pc in case.calls})
+            content.update({f.original_name: FileHash(f.source.size, f.source.sha256) for f in case.message_files})
             listing = sums_text({name: h.sha256 for name, h in content.items()})
             store.add_custody(actor, "export", f"pack:{out.name}", sha256=hashlib.sha256(listing.encode()).hexdigest(),
                               detail={"options": options.to_dict(), "calls": [pc.call.id for pc in case.calls],
                                       "flags": [f.row.id for f in case.flags if not f.pending],
                                       "pending_flags": [f.row.id for f in case.flags if f.pending],
                                       "left_out": case.left_out,
+                                      "message_files": [f.source.id for f in case.message_files],
+                                      "message_flags": [f.row.id for f in case.message_flags if not f.pending],
+                                      "pending_message_flags": [f.row.id for f in case.message_flags if f.pending],
+                                      "message_left_out": case.message_left_out,
                                       "files": {name: h.sha256 for name, h in sorted(content.items())}})
             events, rechained = redact_custody(store.custody_events(), redactor) if redactor else (
                 store.custody_events(), False)
@@ -228,13 +290,19 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                 redaction={"applied": bool(redactor), "occurrences_masked": redactor.masked if redactor else 0,
                            "what": ["third-party phone numbers (first 3 + last 4 kept)", "ID numbers (last 4 kept)",
                                     "bank card numbers (last 4 kept)"] if redactor else [],
-                           "scope": "text files only; originals and excerpts unchanged" if redactor else "",
+                           "scope": "text files only; originals, excerpts and screenshot images (annotated copies "
+                                    "included) unchanged" if redactor else "",
                            "custody_rechained": rechained},
                 decoder=decoder_versions(), templates=templates.sources(),
                 calls=[_manifest_call(pc) for pc in case.calls],
                 flags={"accepted": sum(not f.pending for f in case.flags),
                        "pending_included": sum(f.pending for f in case.flags), "left_out": case.left_out},
-                excerpts=excerpts, files=content)
+                excerpts=excerpts, files=content,
+                messages={"message_files": [_manifest_message_file(f) for f in case.message_files],
+                          "message_flags": {"accepted": sum(not f.pending for f in case.message_flags),
+                                            "pending_included": sum(f.pending for f in case.message_flags),
+                                            "left_out": case.message_left_out},
+                          "annotated": annotated, "annotation_drawer": annotation_versions()})
             files[MANIFEST] = manifest_text(manifest).encode()
             sums = {name: h.sha256 for name, h in content.items()}
             sums[MANIFEST] = hashlib.sha256(files[MANIFEST]).hexdigest()
@@ -247,6 +315,10 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                     if written[pack_call.original_name] != pack_call.call.sha256:
                         raise InputError(pack_call.call.source_path, "写入证据包时原件哈希不符，已停止",
                                          "original hash changed while writing the pack")
+                for pack_file in case.message_files:
+                    if written[pack_file.original_name] != pack_file.source.sha256:
+                        raise InputError(pack_file.source.source_path, "写入证据包时消息原件哈希不符，已停止",
+                                         "message original hash changed while writing the pack")
                 os.replace(partial, out)
             finally:
                 partial.unlink(missing_ok=True)
@@ -255,5 +327,7 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
         store.add_custody(actor, "export_written", f"pack:{out.name}", sha256=zip_sha,
                           detail={"path": str(out), "size": size, "manifest_sha256": sums[MANIFEST]})
     return ExportResult(out, zip_sha, size, len(case.calls), len(case.flags), sum(f.pending for f in case.flags),
-                        len(excerpts), case.left_out, bool(redactor), redactor.masked if redactor else 0, warnings)
+                        len(excerpts), case.left_out, bool(redactor), redactor.masked if redactor else 0, warnings,
+                        len(case.message_files), len(case.message_flags), sum(f.pending for f in case.message_flags),
+                        len(annotated))
 

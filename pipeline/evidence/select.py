@@ -36,12 +36,13 @@ class PackOptions:
     date_to: date | None = None
     padding_s: float = PADDING_S
     templates_dir: Path | None = None  # an adapted copy of configs/templates (missing files: defaults)
+    messages: bool = True  # the case's SMS backups, chat exports and screenshots (select_messages)
 
     def to_dict(self) -> dict[str, Any]:
         return {"include_pending": self.include_pending, "redact": self.redact, "calls": list(self.calls),
                 "from": self.date_from.isoformat() if self.date_from else None,
                 "to": self.date_to.isoformat() if self.date_to else None, "padding_s": self.padding_s,
-                "templates": "custom" if self.templates_dir else "default"}
+                "templates": "custom" if self.templates_dir else "default", "messages": self.messages}
 
 
 @dataclass
@@ -114,6 +115,15 @@ class PackCase:
     content_as_of: str  # latest intake/transcription/review/correction time of what is packed (UTC ISO)
     kept_numbers: set[str]  # the calls' own numbers: never masked by --redact
     left_out: dict[str, int]  # flags not packed: {"rejected": n, "pending": n}
+    # filled by select_messages.attach_messages
+    message_files: list[Any] = field(default_factory=list)  # PackMessageFile
+    message_flags: list[Any] = field(default_factory=list)  # PackMessageFlag, numbered after ``flags``
+    message_left_out: dict[str, int] = field(default_factory=lambda: {"rejected": 0, "pending": 0})
+    contacts: list[Any] = field(default_factory=list)  # ContactReached rows of what the pack holds
+
+    @property
+    def evidence_count(self) -> int:
+        return len(self.flags) + len(self.message_flags)
 
 
 def _short_time(seconds: float) -> str:
@@ -190,13 +200,16 @@ def _choose_calls(store: CaseStore, options: PackOptions) -> list[CallRow]:
     return calls
 
 
-def _original_names(calls: list[CallRow]) -> dict[str, str]:
+def _original_names(calls: list[Any], taken: set[str] = frozenset()) -> dict[str, str]:
+    """id -> "originals/<file name>" for calls or message files (anything with id and source_path);
+    a name two files share, or one already ``taken``, gets the file's id in front."""
     names = {c.id: safe_file_name(Path(c.source_path).name) for c in calls}
     counts: dict[str, int] = {}
     for name in names.values():
         counts[name.lower()] = counts.get(name.lower(), 0) + 1
-    return {cid: f"originals/{cid}_{name}" if counts[name.lower()] > 1 else f"originals/{name}"
-            for cid, name in names.items()}
+    taken = {t.lower() for t in taken}
+    return {cid: f"originals/{cid}_{name}" if counts[name.lower()] > 1 or f"originals/{name}".lower() in taken
+            else f"originals/{name}" for cid, name in names.items()}
 
 
 def _rule_packs(store: CaseStore, flags: list[FlagRow]) -> list[dict[str, Any]]:

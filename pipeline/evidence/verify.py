@@ -2,8 +2,9 @@
 
 Checks, each problem one line (Chinese, then English): every SHA256SUMS hash; no file missing
 or unlisted; manifest.json agrees with SHA256SUMS; the custody chain is intact, ends with the
-export event, and that event's file hashes match the pack; each original matches its intake
-hash; each excerpt's samples equal the matching frames of its original decoded again.
+export event, and that event's file hashes match the pack; each original (recordings and message
+files) matches its intake hash; each excerpt's samples equal the matching frames of its original
+decoded again; each annotated screenshot's pixels equal its original with the listed boxes drawn.
 
 A zip is unpacked into a private temporary folder first; entries that could land outside it
 (absolute paths, drive letters, ``..``, backslashes, links) are refused, never written.
@@ -12,6 +13,7 @@ A zip is unpacked into a private temporary folder first; entries that could land
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -31,7 +33,9 @@ from pipeline.evidence.manifest import CUSTODY, MANIFEST, PACK_SCHEMA, SUMS, par
 from pipeline.store import verify_jsonl
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_MESSAGE_SUFFIXES = (".xml", ".csv", ".txt", ".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif")
 _KINDS = (("originals/", "原始录音", "original recording"), ("excerpts/", "录音摘录", "excerpt"),
+          ("screenshots_annotated/", "截图标注副本", "annotated screenshot"), ("messages/", "消息文本", "message text"),
           (CUSTODY, "保管链", "custody log"), (MANIFEST, "清单", "manifest"))
 
 
@@ -40,6 +44,7 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     files_checked: int = 0
     excerpts_checked: int = 0
+    annotated_checked: int = 0
     custody_events: int = 0
 
     @property
@@ -109,6 +114,8 @@ def _file_sha256(path: Path) -> str:
 
 
 def _kind(name: str) -> tuple[str, str]:
+    if name.startswith("originals/") and name.lower().endswith(_MESSAGE_SUFFIXES):
+        return "消息原件", "message original"
     for prefix, zh, en in _KINDS:
         if name == prefix or (prefix.endswith("/") and name.startswith(prefix)):
             return zh, en
@@ -202,6 +209,14 @@ def _check_custody(root: Path, manifest: dict[str, Any], actual: dict[str, str],
         if original in actual and actual[original] != call.get("sha256"):
             report.problems.append(f"原始录音 {original} 与接收时记录的 SHA-256 不符 "
                                    f"(original {original} does not match its intake sha256)")
+    for source in manifest.get("message_files", []):
+        original = source.get("original")
+        if (f"msgfile:{source.get('id')}", source.get("sha256")) not in intakes:
+            report.problems.append(f"消息原件 {original} 在保管链中没有对应哈希的接收记录 "
+                                   f"(no intake event with the sha256 of {original})")
+        if original in actual and actual[original] != source.get("sha256"):
+            report.problems.append(f"消息原件 {original} 与接收时记录的 SHA-256 不符 "
+                                   f"(message original {original} does not match its intake sha256)")
 
 
 def _check_excerpts(root: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
@@ -239,6 +254,37 @@ def _check_excerpts(root: Path, manifest: dict[str, Any], report: VerifyReport) 
                                        f"of {original})")
 
 
+def _check_annotated(root: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
+    """Each annotated screenshot must be its original with the manifest's boxes drawn, pixel for pixel."""
+    from PIL import Image, UnidentifiedImageError
+
+    from pipeline.messages.annotated import annotation_versions
+    from pipeline.messages.ocr import annotated_png
+
+    described = {e.get("path"): e for e in manifest.get("annotated", []) if isinstance(e, dict)}
+    for name in sorted(n for n in _pack_files(root) if n.startswith("screenshots_annotated/") and n not in described):
+        report.problems.append(f"截图标注副本 {name} 没有在清单中登记 (annotated copy {name} not described in the manifest)")
+    for name, entry in sorted(described.items()):
+        original = str(entry.get("original"))
+        if _unsafe_reason(str(name)) or _unsafe_reason(original) or not (root / name).is_file() \
+                or not (root / original).is_file():
+            continue  # missing files are reported by the hash check
+        boxes = [(b.get("box"), str(b.get("label", ""))) for b in entry.get("boxes", []) if isinstance(b, dict)]
+        try:
+            expected = annotated_png(root / original, boxes)
+            with Image.open(io.BytesIO(expected)) as want, Image.open(root / name) as got:
+                same = want.size == got.size and want.convert("RGB").tobytes() == got.convert("RGB").tobytes()
+        except (InputError, UnidentifiedImageError, OSError, ValueError, TypeError) as exc:
+            report.problems.append(f"截图标注副本 {name} 无法核对：{exc} (annotated copy {name} cannot be checked)")
+            continue
+        report.annotated_checked += 1
+        if not same:
+            drawn = manifest.get("annotation_drawer") or {}
+            note = f"；本机绘图库 {annotation_versions()} 与导出时 {drawn} 不同" if drawn and drawn != annotation_versions() else ""
+            report.problems.append(f"截图标注副本 {name} 不是原图 {original} 加上清单所列红框{note} "
+                                   f"(annotated copy {name} is not {original} with the listed boxes drawn)")
+
+
 def verify_dir(root: Path) -> VerifyReport:
     report = VerifyReport()
     actual = _check_sums(root, report)
@@ -246,6 +292,7 @@ def verify_dir(root: Path) -> VerifyReport:
     _check_manifest(root, manifest, actual, report)
     _check_custody(root, manifest, actual, report)
     _check_excerpts(root, manifest, report)
+    _check_annotated(root, manifest, report)
     return report
 
 

@@ -70,3 +70,12 @@ def sync_annotated_copy(case_dir: Path, source: Any, flags: Iterable[Any]) -> Pa
     temporary.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(temporary, sidecar)
     return out
+
+
+def annotation_versions() -> dict[str, str]:
+    """What draws the annotated copies (recorded in a pack's manifest; verify redraws with it)."""
+    import zlib
+
+    import PIL
+
+    return {"Pillow": PIL.__version__, "zlib": zlib.ZLIB_RUNTIME_VERSION}
