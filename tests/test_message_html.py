@@ -138,3 +138,23 @@ def test_rejected_message_flags_leave_the_page_and_the_annotated_copy(tmp_path: 
         assert "没有需要标注的标记" in page and '<img src="annotated.png"' not in page
     finally:
         built.store.close()
+
+
+def test_add_messages_refreshes_the_case_pages(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from message_fixtures import write_inputs
+    from review_fixtures import build_case
+
+    from pipeline.commands.messages_cmd import add_messages_command
+
+    with build_case(tmp_path / "case") as store:
+        write_case_html(tmp_path / "case", store)
+    assert 'id="messages"' not in (tmp_path / "case" / "index.html").read_text(encoding="utf-8")
+    inputs = write_inputs(tmp_path, with_screenshot=False)
+    result = CliRunner().invoke(add_messages_command, [str(tmp_path / "case"), str(inputs / "本人" / "sms-20240116.xml"),
+                                                       "--received-by", "本人"])
+    assert result.exit_code == 0, result.output
+    assert "案件网页已更新" in result.output
+    index = (tmp_path / "case" / "index.html").read_text(encoding="utf-8")
+    assert 'id="messages"' in index and "sms-20240116.xml" in index and '<path class="msg"' in index
+    assert list((tmp_path / "case" / "messages").glob("*/messages.html"))

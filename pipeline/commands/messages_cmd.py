@@ -13,6 +13,7 @@ from rich.table import Table
 from pipeline.errors import ConfigError, InputError
 from pipeline.messages.importer import import_messages
 from pipeline.msgrules import MessageRuleOptions
+from pipeline.render.html_case import INDEX_NAME, write_case_html
 from pipeline.rules import load_engine as load_rules
 from pipeline.store.messages import open_store
 
@@ -55,6 +56,9 @@ def add_messages_command(case_dir: Path, files: tuple[Path, ...], received_by: s
     try:
         with open_store(case_dir) as store, console.status("正在读取消息…"):
             report = import_messages(store, list(files), rules, None, received_by=received_by, me=me, options=options)
+            refreshed = (case_dir / INDEX_NAME).is_file()
+            if refreshed:  # the case's pages were written by run: show the new messages beside the calls
+                write_case_html(case_dir, store)
     except InputError as exc:
         console.print(f"[red]错误[/red] {exc}")
         sys.exit(2)
@@ -68,6 +72,8 @@ def add_messages_command(case_dir: Path, files: tuple[Path, ...], received_by: s
         table.add_row(o.path.name, STATUS_ZH[o.status], o.received_by or "—", str(o.messages), str(o.flags), detail)
     console.print(table)
     console.print(f"时段/频次标记 {report.log_flags} 条。案件目录: {case_dir}")
+    if refreshed:
+        console.print(f"案件网页已更新: {case_dir / INDEX_NAME}")
     sys.exit(1 if report.failed else 0)
 
 
