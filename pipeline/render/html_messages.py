@@ -52,7 +52,7 @@ def _meta(source: Any, messages: list[Any], original_name: str, original_href: s
             ("消息", escape(counted)),
             ("对方", escape("、".join(parties[:8]) + ("…" if len(parties) > 8 else "")) or "—"),
             ("SHA-256", escape(source.sha256)),
-            ("接收入案", escape((source.intake_at or "").replace("T", " ")[:19]))]
+            ("接收入案（UTC）", escape((source.intake_at or "").replace("T", " ")[:19]))]
     return '<dl class="meta">' + "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows) + "</dl>"
 
 
