@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.openai
+# As pipeline.asr.openai_engine does, before torch is first imported (see the comment there).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 whisper = pytest.importorskip("whisper")
 torch = pytest.importorskip("torch")
 
