@@ -6,7 +6,11 @@ e.g. that each format transcribes to the same text. Append new fixtures below.
 
 from __future__ import annotations
 
-import shutil
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before anything loads torch / CTranslate2
+
+import shutil  # noqa: E402
 from pathlib import Path
 
 import audio_fixtures  # tests/ is on sys.path: pytest's default (prepend) import mode puts it there

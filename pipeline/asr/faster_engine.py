@@ -8,9 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.asr.base import DecodeOptions, RawPiece, RawSegment
+from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
 from pipeline.asr.models import resolve_ct2_model
 from pipeline.transcript import ModelInfo
+
+TAIL_SECONDS = 0.3
+
+
+def last_speech_end(audio: np.ndarray) -> float | None:
+    """End (seconds) of the last speech Silero VAD hears, unpadded; None when it hears none."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    chunks = get_speech_timestamps(audio, VadOptions(speech_pad_ms=0, min_silence_duration_ms=300))
+    return chunks[-1]["end"] / SAMPLE_RATE if chunks else None
 
 
 def force_offline() -> None:
@@ -56,6 +66,7 @@ class FasterWhisperEngine:
         )
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
+        speech_end = last_speech_end(audio) if options.vad else None
         segments, _info = self._model.transcribe(
             audio,
             language=options.language,
@@ -77,6 +88,8 @@ class FasterWhisperEngine:
             compression_ratio_threshold=options.compression_ratio_threshold,
         )
         for seg in segments:
+            if speech_end is not None and seg.start >= speech_end:
+                break  # a window decoded from the silence after the last speech: hallucination bait
             pieces = [
                 RawPiece(text=w.word, start=float(w.start), end=float(w.end), probability=float(w.probability))
                 for w in (seg.words or [])
@@ -90,3 +103,8 @@ class FasterWhisperEngine:
                 no_speech_prob=float(seg.no_speech_prob),
                 compression_ratio=float(seg.compression_ratio),
             )
+            if speech_end is not None and seg.end >= speech_end - TAIL_SECONDS:
+                # Only the VAD padding is left. faster-whisper would decode it as one more window
+                # (with word timestamps it restarts at the last word), loop on it and retry at every
+                # fallback temperature: 5x the cost of a short call, for a segment we drop anyway.
+                break
