@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import click
-from filelock import FileLock, Timeout
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.commands.common import exclusive_case, parse_window
 from pipeline.errors import ConfigError, InputError
 from pipeline.messages.importer import import_messages
 from pipeline.msgrules import MessageRuleOptions
@@ -38,32 +38,22 @@ def add_messages_command(case_dir: Path, files: tuple[Path, ...], received_by: s
     """Add SMS backups, chat text exports or screenshots to a case (导入短信/聊天记录/截图)."""
     console = Console(stderr=True)
     try:
-        start, end = (_clock(part) for part in off_hours.split("-"))
+        start, end = parse_window(off_hours)
         options = MessageRuleOptions(off_hours_start=start, off_hours_end=end,
                                      max_messages_per_day=max_messages_per_day, only_suspect_numbers=not all_numbers)
         rules = load_rules(list(rule_packs))
     except (ConfigError, ValueError) as exc:
         console.print(f"[red]错误[/red] {exc}")
         sys.exit(2)
-    case_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(case_dir / ".callproof.lock"))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        console.print(f"[red]错误[/red] {case_dir}: 另一个 callproof 正在处理这个案件目录，请等它结束 "
-                      "(another run is using this case folder)")
-        sys.exit(2)
-    try:
-        with open_store(case_dir) as store, console.status("正在读取消息…"):
+        with exclusive_case(case_dir), open_store(case_dir) as store, console.status("正在读取消息…"):
             report = import_messages(store, list(files), rules, None, received_by=received_by, me=me, options=options)
             refreshed = (case_dir / INDEX_NAME).is_file()
             if refreshed:  # the case's pages were written by run: show the new messages beside the calls
                 write_case_html(case_dir, store)
-    except InputError as exc:
+    except (ConfigError, InputError) as exc:
         console.print(f"[red]错误[/red] {exc}")
         sys.exit(2)
-    finally:
-        lock.release()
     table = Table(title="消息导入结果 (messages imported)")
     for column in ("文件", "状态", "接收人", "消息数", "标记数", "说明"):
         table.add_column(column, overflow="fold")
@@ -75,12 +65,3 @@ def add_messages_command(case_dir: Path, files: tuple[Path, ...], received_by: s
     if refreshed:
         console.print(f"案件网页已更新: {case_dir / INDEX_NAME}")
     sys.exit(1 if report.failed else 0)
-
-
-def _clock(text: str):  # noqa: ANN202 (datetime.time)
-    from datetime import time
-
-    try:
-        return time.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise ConfigError(f"--off-hours 应为 HH:MM-HH:MM (got {text!r})") from exc

@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import click
-from filelock import FileLock, Timeout
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -18,6 +17,7 @@ from pipeline.asr.factory import load_engine
 from pipeline.batch import CallOutcome, RunEvents, RunSettings, apply_call_rules, run_batch
 from pipeline.callrules import CallRuleOptions
 from pipeline.case_outputs import build_summary, write_call_outputs, write_summary
+from pipeline.commands.common import exclusive_case, parse_window
 from pipeline.commands.transcribe import build_config, engine_kwargs, engine_options, parse_formats
 from pipeline.contacts_reached import contacts_reached, to_markdown
 from pipeline.discover import discover
@@ -87,31 +87,17 @@ def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rul
         console.print(f"[red]错误[/red] {exc}")
         sys.exit(2)
 
-    case_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(case_dir / ".callproof.lock"))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        console.print(f"[red]错误[/red] {case_dir}: 另一个 callproof 正在处理这个案件目录，请等它结束 (another run is using this case folder)")
-        sys.exit(2)
-    try:
-        with CaseStore.open(case_dir) as store:
+        with exclusive_case(case_dir), CaseStore.open(case_dir) as store:
             exit_code = _run(input_dir, case_dir, store, settings, rules, opts, console, started)
-    except InputError as exc:
+    except (ConfigError, InputError) as exc:
         console.print(f"[red]错误[/red] {exc}")
         exit_code = 2
-    finally:
-        lock.release()
     sys.exit(exit_code)
 
 
 def _call_rule_options(window: str, max_calls: int) -> CallRuleOptions:
-    from datetime import time as dtime
-
-    try:
-        start, end = (dtime.fromisoformat(part.strip()) for part in window.split("-"))
-    except ValueError as exc:
-        raise ConfigError(f"--off-hours 应为 HH:MM-HH:MM (got {window!r})") from exc
+    start, end = parse_window(window)
     return CallRuleOptions(off_hours_start=start, off_hours_end=end, max_connected_per_day=max_calls)
 
 
