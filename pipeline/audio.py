@@ -15,9 +15,7 @@ read at all and is reported as truncated or corrupt.
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ import av
 import numpy as np
 import soundfile as sf
 
+from pipeline.audio_errors import check_file, open_error, unreadable_error
 from pipeline.errors import InputError
 
 SAMPLE_RATE = 16000
@@ -47,16 +46,6 @@ _MAX_PREALLOCATED_SECONDS = 3 * 3600
 # What reading a damaged file can raise from PyAV's demuxer: FFmpeg errors, and IndexError when
 # corrupt data makes FFmpeg add a stream PyAV did not know about (seen with a damaged FLV).
 _DEMUX_FAILURES = (av.FFmpegError, IndexError)
-
-_NOT_AUDIO_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "PNG 图片", "a PNG image"),
-    (b"\xff\xd8\xff", "JPEG 图片", "a JPEG image"),
-    (b"GIF8", "GIF 图片", "a GIF image"),
-    (b"%PDF", "PDF 文档", "a PDF document"),
-    (b"PK\x03\x04", "ZIP 压缩包或 Office 文档", "a ZIP archive or Office document"),
-    (b"Rar!", "RAR 压缩包", "a RAR archive"),
-    (b"7z\xbc\xaf\x27\x1c", "7z 压缩包", "a 7z archive"),
-)
 
 
 @dataclass(frozen=True)
@@ -111,20 +100,20 @@ class _DecodeStats:
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks (read-only)."""
-    path = _check_file(path)
+    path = check_file(path)
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
             while chunk := handle.read(chunk_size):
                 digest.update(chunk)
     except OSError as exc:
-        raise _unreadable(path, exc) from None
+        raise unreadable_error(path, exc) from None
     return digest.hexdigest()
 
 
 def probe(path: str | Path) -> AudioInfo:
     """Read container and stream facts without decoding; raise InputError for a bad file."""
-    path = _check_file(path)
+    path = check_file(path)
     with _open_container(path) as container:
         stream = _audio_stream(path, container)
         duration = _duration(container, stream)
@@ -192,7 +181,7 @@ def iter_decode(
 def is_audio(path: str | Path) -> bool:
     """True when the content (not the name) is audio that decodes: for batch discovery."""
     try:
-        path = _check_file(path)
+        path = check_file(path)
         with _open_container(path) as container:
             stream = _audio_stream(path, container)
             for packet in container.demux(stream):
@@ -216,94 +205,20 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: 
 # --- internals ------------------------------------------------------------------------------
 
 
-def _check_file(path: str | Path) -> Path:
-    path = Path(path)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise InputError(path, "文件不存在", "file not found") from None
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    if path.is_dir():
-        raise InputError(path, "这是文件夹，不是音频文件", "is a directory, not an audio file")
-    if st.st_size == 0:
-        raise InputError(path, "文件为空（0 字节）", "empty file, 0 bytes")
-    if not os.access(path, os.R_OK):
-        raise InputError(path, "没有读取权限", "permission denied")
-    return path
-
-
-def _unreadable(path: Path, exc: OSError) -> InputError:
-    reason = exc.strerror or type(exc).__name__
-    return InputError(path, f"无法读取文件（{reason}）", f"cannot read file: {reason}")
-
-
 @contextmanager
 def _open_container(path: Path) -> Iterator[av.container.InputContainer]:
     """av.open on a read-only file object (never a path FFmpeg could treat as a URL)."""
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the with-block below
     except OSError as exc:
-        raise _unreadable(path, exc) from None
+        raise unreadable_error(path, exc) from None
     with handle:
         try:
             container = av.open(handle, mode="r", container_options={"format_whitelist": ALLOWED_DEMUXERS})
         except (av.FFmpegError, ValueError, OSError) as exc:
-            raise _open_error(path, exc) from None
+            raise open_error(path, exc) from None
         with container:
             yield container
-
-
-def _open_error(path: Path, exc: Exception) -> InputError:
-    head = _read_head(path)
-    for magic, kind_zh, kind_en in _NOT_AUDIO_SIGNATURES:
-        if head.startswith(magic):
-            return InputError(path, f"不是音频文件，看起来是{kind_zh}", f"not audio; looks like {kind_en}")
-    if _looks_like_text(head):
-        return InputError(path, "不是音频文件，看起来是文本文件", "not audio; looks like a text file")
-    kind = _audio_kind(head)
-    if kind:
-        return InputError(
-            path, f"{kind}文件不完整或已损坏（可能录音未正常结束）", f"truncated or corrupt {kind} file"
-        )
-    if getattr(exc, "errno", None) == errno.EINVAL:  # a demuxer outside the allow-list
-        return InputError(path, "不支持的文件格式", "unsupported file format")
-    return InputError(
-        path, "无法识别的文件格式：不是音频或已损坏", "unrecognised format: not audio, or corrupt"
-    )
-
-
-def _read_head(path: Path, size: int = 4096) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(size)
-    except OSError:
-        return b""
-
-
-def _looks_like_text(head: bytes) -> bool:
-    if b"\x00" in head:
-        return False
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            text = head.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
-        return printable >= 0.95 * len(text)
-    return False
-
-
-def _audio_kind(head: bytes) -> str | None:
-    """Name an audio format by its magic bytes, for a file that FFmpeg could not open."""
-    if head[4:8] in (b"ftyp", b"mdat", b"moov", b"free", b"wide"):
-        return "MP4/M4A/3GP"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "WAV"
-    for magic, kind in ((b"ID3", "MP3"), (b"#!AMR", "AMR"), (b"OggS", "OGG"), (b"fLaC", "FLAC")):
-        if head.startswith(magic):
-            return kind
-    return None
 
 
 def _audio_stream(path: Path, container: av.container.InputContainer) -> av.audio.stream.AudioStream:
