@@ -205,3 +205,32 @@ def test_sigkill_mid_run_loses_nothing_and_the_next_run_finishes(tmp_path: Path)
     assert summary["this_run"]["processed"] == 3 - summary["this_run"]["skipped_already_done"]
     assert not list(case.rglob(".*.tmp"))
     assert snapshot(inputs) == before
+
+
+@pytest.mark.parametrize("version", ["16k", "tel8k", "tel_stereo"])
+def test_run_on_calls_dev_finds_expected_flags_on_their_turns(calls_dev_run, version: str) -> None:
+    case, result = calls_dev_run
+    assert result.returncode == 0, result.stderr
+    outputs = call_outputs(case)
+    found = expected = 0
+    for name, doc in outputs.items():
+        if not name.endswith(f"_{version}.wav"):
+            continue
+        truth = json.loads((CALLS_DEV / name).with_suffix(".truth.json").read_text(encoding="utf-8"))
+        conduct = [f for f in doc["flags"] if f["level"] == "segment" and (f["severity"] or 0) >= CONDUCT]
+        hit, total, misses = expected_turn_hits(truth, conduct)
+        found += hit
+        expected += total
+        if version == "tel_stereo":  # one party per channel: every segment has its channel's speaker
+            assert {f["speaker"] for f in doc["flags"] if f["level"] == "segment"} <= {"S0", "S1"}
+    assert expected > 0
+    assert found / expected >= 0.8, (version, found, expected)
+
+
+@pytest.fixture(scope="module")
+def calls_dev_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    inputs = tmp_path_factory.mktemp("calls_dev_in")
+    for wav in CALLS_DEV.glob("*.wav"):
+        shutil.copy2(wav, inputs / wav.name)
+    case = tmp_path_factory.mktemp("calls_dev_case")
+    return case, run_cli("run", str(inputs), "-o", str(case))
