@@ -75,3 +75,11 @@ def test_a_segment_is_split_at_a_long_pause() -> None:
     assert (parts[1].start, parts[1].end) == (3.0, 3.9)
     assert [w.offset for w in parts[1].words] == [0, 1, 2]
     assert parts[1].index == 1
+
+
+def test_an_echo_of_the_prompt_is_dropped() -> None:
+    echo = seg([("试试音,", 0.0, 0.4), ("使用简体中文。", 0.4, 1.2)])
+    speech = seg([("我们有电话录音", 2.0, 3.0)])
+    result = clean_segments([echo, speech], OPTS)
+    assert [s.text for s in result.segments] == ["我们有电话录音"]
+    assert result.dropped[0]["reason"] == "prompt_echo"

@@ -34,6 +34,14 @@ def _is_punct(ch: str) -> bool:
     return ch in _PUNCT or not strip_punctuation(ch)
 
 
+def echoes_prompt(text: str, prompt: str | None, min_chars: int = 5) -> bool:
+    """Whisper repeating its own prompt ("…使用简体中文。") on audio it cannot make out."""
+    if not prompt:
+        return False
+    said, asked = strip_punctuation(text), strip_punctuation(prompt)
+    return any(said[i : i + min_chars] in asked for i in range(len(said) - min_chars + 1))
+
+
 def _mostly_timeless(pieces: list[RawPiece]) -> bool:
     """Most words squeezed into no time: Whisper decoding past the end of speech, not speech."""
     if len(pieces) < 3:
@@ -165,6 +173,8 @@ def clean_segments(raw_segments: Iterable[RawSegment], options: DecodeOptions, o
             reason = "hallucination_phrase"
         elif _mostly_timeless(seg.pieces):
             reason = "zero_duration_words"
+        elif echoes_prompt(seg.text, options.initial_prompt):
+            reason = "prompt_echo"
         elif seg.no_speech_prob > options.no_speech_threshold and seg.avg_logprob < options.log_prob_threshold:
             reason = "no_speech_low_logprob"
         if reason is None:
