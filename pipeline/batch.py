@@ -235,7 +235,8 @@ def run_batch(
         try:
             sha, info, row = intake(store, path, overrides, input_dir)
         except InputError as exc:
-            store.mark_failed(path, str(exc)) if store.find_call_by_path(path) else None
+            if store.find_call_by_path(path):  # a file known from an earlier run that broke since
+                store.mark_failed(path, str(exc))
             report.outcomes.append(CallOutcome(path, "failed", error=str(exc)))
             events.message(f"失败 {exc}")
             continue
