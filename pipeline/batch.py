@@ -59,6 +59,11 @@ class RunReport:
     started: float = field(default_factory=time.perf_counter)
 
 
+def auto_workers() -> int:
+    """Two model processes with half the threads each beat one with all of them (bench/batch_speed.py)."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
 def options_hash(model_fingerprint: str, config: TranscribeConfig, settings: RunSettings) -> str:
     """What decides whether a stored transcript can be reused: engine, weights, every option."""
     key = {

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from pipeline.asr.base import Engine
 from pipeline.asr.factory import load_engine
-from pipeline.batch import CallOutcome, RunEvents, RunSettings, apply_call_rules, run_batch
+from pipeline.batch import CallOutcome, RunEvents, RunSettings, apply_call_rules, auto_workers, run_batch
 from pipeline.callrules import CallRuleOptions
 from pipeline.case_outputs import build_summary, write_call_outputs, write_summary
 from pipeline.commands.common import exclusive_case, parse_window
@@ -67,7 +67,8 @@ class ProgressEvents(RunEvents):
 @click.option("--reflag", is_flag=True, help="Re-run the rules on stored transcripts (after a rule-pack change).")
 @click.option("--rules", "rule_packs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule pack YAML (repeatable).")
 @click.option("--speakers", default="2", show_default=True, help="Speakers per mono call for diarization: a number, 'auto', or 'off'.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Calls transcribed in parallel (1 is fastest on 2 cores).")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Calls transcribed in parallel; 0 = auto (2 on 2+ cores: 10% faster than 1 on 2 cores, BENCHMARKS.md).")
 @click.option("--off-hours", default="22:00-08:00", show_default=True, help="Local time window for the OFF_HOURS rule.")
 @click.option("--max-calls-per-day", type=int, default=3, show_default=True, help="EXCESS_FREQ: connected calls a day from one number (GB/T 45251).")
 @engine_options
@@ -79,7 +80,7 @@ def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rul
     try:
         settings = RunSettings(
             formats=parse_formats(formats), reflag=reflag, diarize=speakers != "off",
-            num_speakers=None if speakers in ("auto", "off") else int(speakers), workers=max(1, workers),
+            num_speakers=None if speakers in ("auto", "off") else int(speakers), workers=workers if workers > 0 else auto_workers(),
             call_rules=_call_rule_options(off_hours, max_calls_per_day),
         )
         rules = load_rules(list(rule_packs))
