@@ -168,9 +168,8 @@ def _text(body: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def review_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    """Body: any of status (pending/accepted/rejected), note, category; the rest is kept."""
-    flag = store.get_flag(flag_id)
+def _decision(flag: Any, body: dict[str, Any]) -> tuple[str, str | None]:
+    """The status and category a review request asks for, checked (call and message flags alike)."""
     status = _text(body, "status") or flag.status
     if status not in STATUS_LABELS:
         raise BadRequest(f"未知的复核状态：{status}")
@@ -178,6 +177,13 @@ def review_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[st
     known = {c["code"] for c in categories_for_client()}
     if category is not None and category not in known and category != flag.machine_category:
         raise BadRequest(f"未知的类别：{category}")
+    return status, category
+
+
+def review_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Body: any of status (pending/accepted/rejected), note, category; the rest is kept."""
+    flag = store.get_flag(flag_id)
+    status, category = _decision(flag, body)
     updated = store.set_flag_status(flag_id, status, note=_text(body, "note"), category=category)
     text = _segment_texts(store, updated.call_id).get(updated.segment_idx) if updated.segment_idx is not None else None
     return flag_json(updated, text)
@@ -186,13 +192,7 @@ def review_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[st
 def review_message_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Body: any of status, note, category (as ``review_flag``), for a message flag."""
     flag = store.get_message_flag(flag_id)
-    status = _text(body, "status") or flag.status
-    if status not in STATUS_LABELS:
-        raise BadRequest(f"未知的复核状态：{status}")
-    category = _text(body, "category")
-    known = {c["code"] for c in categories_for_client()}
-    if category is not None and category not in known and category != flag.machine_category:
-        raise BadRequest(f"未知的类别：{category}")
+    status, category = _decision(flag, body)
     updated = store.set_message_flag_status(flag_id, status, note=_text(body, "note"), category=category)
     source = store.get_message_source(updated.source_id)
     message = next((m for m in store.messages(updated.source_id) if m.id == updated.message_id), None)
