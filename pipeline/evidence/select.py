@@ -45,13 +45,10 @@ class PackOptions:
                 "templates": "custom" if self.templates_dir else "default", "messages": self.messages}
 
 
-@dataclass
-class PackFlag:
-    number: int  # 序号 in the evidence list, 1..
-    row: FlagRow
-    call: CallRow
-    segment: SegmentRow | None
-    excerpt_name: str | None = None  # "excerpts/<call>_<flag>_<CATEGORY>.wav"; None: no clip (call-level)
+class ReviewedFlag:
+    """What call and message flags in a pack share: their review status and category label."""
+
+    row: Any
 
     @property
     def pending(self) -> bool:
@@ -64,6 +61,15 @@ class PackFlag:
     @property
     def label(self) -> str:
         return category_label(self.row.category)
+
+
+@dataclass
+class PackFlag(ReviewedFlag):
+    number: int  # 序号 in the evidence list, 1..
+    row: FlagRow
+    call: CallRow
+    segment: SegmentRow | None
+    excerpt_name: str | None = None  # "excerpts/<call>_<flag>_<CATEGORY>.wav"; None: no clip (call-level)
 
     @property
     def is_call_level(self) -> bool:

@@ -14,29 +14,24 @@ from datetime import date
 from typing import Any
 
 from pipeline.contacts_reached import UNKNOWN_PERSON, contacts_reached
-from pipeline.evidence.select import PackCase, _digits, _original_names, _rule_packs, _utc, sentence_around
-from pipeline.render.categories import category_label
+from pipeline.evidence.select import (
+    PackCase,
+    ReviewedFlag,
+    _digits,
+    _original_names,
+    _rule_packs,
+    _utc,
+    sentence_around,
+)
 from pipeline.render.message_view import kind_label, local_time, when_text
 
 
 @dataclass
-class PackMessageFlag:
+class PackMessageFlag(ReviewedFlag):
     number: int  # 序号 in the evidence list, after the call flags
     row: Any  # MessageFlagRow
     message: Any | None  # MessageRow
     source: Any  # MessageSourceRow
-
-    @property
-    def pending(self) -> bool:
-        return self.row.status == "pending"
-
-    @property
-    def status_label(self) -> str:
-        return "待复核" if self.pending else "已确认"
-
-    @property
-    def label(self) -> str:
-        return category_label(self.row.category)
 
     @property
     def is_log(self) -> bool:
