@@ -65,3 +65,20 @@ def test_asr_homophones_still_flag(engine, text: str, category: str) -> None:
 
 def test_everyday_homophones_do_not_flag(engine) -> None:
     assert engine.flag_text("他老来得子，全家都很高兴") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("今天不还,我们就把你欠钱的事发给你通信路里的每一个人。", ["CONTACTS_BLAST"]),  # heard on calls_dev's stereo line
+        ("你们是不是要爆我通信路？", []),  # the borrower's question stays unflagged
+        ("这条通信路线很稳定", []),
+    ],
+)
+def test_synonym_term_tolerates_its_homophones_too(text: str, expected: list[str]) -> None:
+    from pipeline.rules import load_engine
+
+    flags = load_engine().flag_text(text)
+    assert [f.category for f in flags] == expected
+    for flag in flags:
+        assert flag.explanation.get("fuzzy") and flag.score < 0.9
