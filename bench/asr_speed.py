@@ -1,12 +1,13 @@
 """Speed, memory and accuracy: plain openai-whisper vs callproof's default pipeline, same files.
 
-    python bench/asr_speed.py [--threads 2]
+    python bench/asr_speed.py [--threads 2] [--files mixed|calls]
 
 Both use the same Whisper base weights (openai-whisper gets them converted from the bundled
 CTranslate2 model). Each side runs in its own subprocess so its peak RSS is its own:
 - openai-whisper: its own `whisper.transcribe()`, fp32 on CPU, beam 5, language zh.
 - callproof: `transcribe_file()` with configs/default.yaml (faster-whisper int8, VAD, filters).
-Files: the 11 full sentences of refs.tsv plus the two 16 kHz calls of calls_dev (~90 s).
+Files: `mixed` (default) = the 11 full sentences of refs.tsv plus the two 16 kHz calls of calls_dev;
+`calls` = every phone call with a truth file: calls_dev (16 kHz, 8 kHz line, stereo line) and samples/.
 Prints RTF (processing s / audio s), peak RSS and CER for each, then
 `speedup_vs_openai_whisper=X.XX` (openai processing time / ours).
 """
@@ -23,10 +24,17 @@ from pathlib import Path
 from common import CALLS_DEV, ROOT, full_sentence_refs, peak_rss_mb
 
 
-def bench_files() -> list[tuple[Path, str]]:
-    files = list(full_sentence_refs())
-    for wav in sorted(CALLS_DEV.glob("call*_16k.wav")):
-        truth = json.loads(wav.with_suffix(".truth.json").read_text(encoding="utf-8"))
+def bench_files(which: str = "mixed") -> list[tuple[Path, str]]:
+    """mixed: the 11 refs sentences + the two 16 kHz dev calls; calls: every phone call with a truth
+    file (calls_dev 16 kHz / 8 kHz / stereo and the samples/ recordings)."""
+    files = list(full_sentence_refs()) if which == "mixed" else []
+    pattern = "call*_16k.wav" if which == "mixed" else "*.wav"
+    wavs = sorted(CALLS_DEV.glob(pattern))
+    if which == "calls":
+        wavs += sorted(p for p in (ROOT / "samples").iterdir() if p.suffix in (".mp3", ".m4a", ".amr", ".oga"))
+    for wav in wavs:
+        truth_path = wav.parent / (wav.stem + ".truth.json")
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
         files.append((wav, "".join(t["text"] for t in truth["turns"])))
     return files
 
@@ -65,8 +73,8 @@ def run_openai(files: list[tuple[Path, str]], threads: int) -> dict:
     return {"texts": texts, "seconds": seconds}
 
 
-def child(side: str, threads: int) -> None:
-    files = bench_files()
+def child(side: str, threads: int, which: str) -> None:
+    files = bench_files(which)
     result = (run_ours if side == "callproof" else run_openai)(files, threads)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result, ensure_ascii=False))
@@ -75,22 +83,23 @@ def child(side: str, threads: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--files", choices=("mixed", "calls"), default="mixed")
     parser.add_argument("--side", choices=("callproof", "openai-whisper"))
     args = parser.parse_args()
     if args.side:
-        child(args.side, args.threads)
+        child(args.side, args.threads, args.files)
         return
 
     from pipeline.audio import probe
     from pipeline.metrics import corpus_cer
 
-    files = bench_files()
+    files = bench_files(args.files)
     audio_s = sum(probe(path).duration for path, _ in files)
     print(f"files={len(files)} audio={audio_s:.1f}s threads={args.threads}")
     results = {}
     for side in ("openai-whisper", "callproof"):
         out = subprocess.run(
-            [sys.executable, __file__, "--side", side, "--threads", str(args.threads)],
+            [sys.executable, __file__, "--side", side, "--threads", str(args.threads), "--files", args.files],
             capture_output=True, text=True, cwd=ROOT, check=True,
         )
         data = json.loads(out.stdout.strip().splitlines()[-1])
