@@ -67,15 +67,30 @@ def flag_detail(view: FlagView, number: int) -> str:
         ("匹配文字", f"“{escape(view.match)}”" if view.match else ""),
         ("时间", f"{clock(view.start_s)}–{clock(view.end_s)}" if view.start_s is not None else ""),
         ("说话人", escape(view.role_label + (f"（{view.speaker}）" if view.speaker else ""))),
+        *rule_rows(view),
+        status_row(view),
+    ]
+    return f'<table class="detail" data-flag="{number}">{detail_rows_html(rows)}</table>'
+
+
+def rule_rows(view: FlagView) -> list[tuple[str, str]]:
+    """The rows that explain why a flag fired: rules, score, severity, legal basis, reasoning."""
+    return [
         ("规则", escape("、".join(view.rules))),
         ("分数", f"{view.score:.2f}" if isinstance(view.score, int | float) else ""),
         ("严重程度", f"{view.severity} / 3" if view.severity else ""),
         ("法律依据", "<br>".join(escape(b) for b in view.legal_basis_labels)),
         ("判断依据", "<br>".join(escape(line) for line in view.explanation)),
-        ("复核状态", escape(view.status_label) + (f"；备注：{escape(view.note)}" if view.note else "")),
     ]
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v)
-    return f'<table class="detail" data-flag="{number}">{body}</table>'
+
+
+def status_row(view: FlagView) -> tuple[str, str]:
+    return ("复核状态", escape(view.status_label) + (f"；备注：{escape(view.note)}" if view.note else ""))
+
+
+def detail_rows_html(rows: list[tuple[str, str]]) -> str:
+    """Table rows of a flag's detail; empty values are left out."""
+    return "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v)
 
 
 def _segment_flags(views: list[FlagView], segment: Segment) -> list[tuple[int, FlagView]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.render.categories import STATUS_LABELS
 from pipeline.render.flag_view import FlagView, flag_view
-from pipeline.render.html_call import asset, flag_chip
+from pipeline.render.html_call import asset, detail_rows_html, flag_chip, rule_rows, status_row
 from pipeline.render.message_view import (
     FORMAT_LABELS,
     OCR_NOTICE,
@@ -93,15 +93,11 @@ def _detail(number: int, row: Any, view: FlagView, message: Any | None, extra: M
         ("类别", f"{flag_chip(view)} <code>{escape(view.category)}</code>"),
         ("消息", f'<a href="#msg-{message.idx}">{escape(where)}</a>' if message else ""),
         ("匹配文字", f"“{escape(view.match)}”" if view.match else ""),
-        ("规则", escape("、".join(view.rules))),
-        ("分数", f"{view.score:.2f}" if isinstance(view.score, int | float) else ""),
-        ("严重程度", f"{view.severity} / 3" if view.severity else ""),
-        ("法律依据", "<br>".join(escape(b) for b in view.legal_basis_labels)),
-        ("判断依据", "<br>".join(escape(line) for line in view.explanation)),
+        *rule_rows(view),
         *((k, escape(v)) for k, v in extra.items()),
-        ("复核状态", escape(view.status_label) + (f"；备注：{escape(view.note)}" if view.note else "")),
+        status_row(view),
     ]
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v)
+    body = detail_rows_html(rows)
     status = STATUS_LABELS.get(view.status, view.status)
     return (f'<li id="detail-{number}" data-message-flag-id="{row.id}"><div class="row-head"><b>#{number}</b> '
             f'{flag_chip(view)} <span class="status s-{escape(view.status)}">{escape(status)}</span></div>'
