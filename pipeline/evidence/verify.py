@@ -201,22 +201,16 @@ def _check_custody(root: Path, manifest: dict[str, Any], actual: dict[str, str],
             if name in actual and recorded[name] != actual[name]:
                 report.problems.append(f"{name} 与保管链导出记录中的哈希不符 ({name}: sha256 differs from the export event)")
     intakes = {(e.get("object"), e.get("sha256")) for e in events if e.get("action") == "intake"}
-    for call in manifest.get("calls", []):
-        original = call.get("original")
-        if (f"call:{call.get('id')}", call.get("sha256")) not in intakes:
-            report.problems.append(f"原始录音 {original} 在保管链中没有对应哈希的接收记录 "
-                                   f"(no intake event with the sha256 of {original})")
-        if original in actual and actual[original] != call.get("sha256"):
-            report.problems.append(f"原始录音 {original} 与接收时记录的 SHA-256 不符 "
-                                   f"(original {original} does not match its intake sha256)")
-    for source in manifest.get("message_files", []):
-        original = source.get("original")
-        if (f"msgfile:{source.get('id')}", source.get("sha256")) not in intakes:
-            report.problems.append(f"消息原件 {original} 在保管链中没有对应哈希的接收记录 "
-                                   f"(no intake event with the sha256 of {original})")
-        if original in actual and actual[original] != source.get("sha256"):
-            report.problems.append(f"消息原件 {original} 与接收时记录的 SHA-256 不符 "
-                                   f"(message original {original} does not match its intake sha256)")
+    kinds = (("calls", "call", "原始录音", "original"), ("message_files", "msgfile", "消息原件", "message original"))
+    for key, prefix, label_zh, label_en in kinds:
+        for item in manifest.get(key, []):
+            original = item.get("original")
+            if (f"{prefix}:{item.get('id')}", item.get("sha256")) not in intakes:
+                report.problems.append(f"{label_zh} {original} 在保管链中没有对应哈希的接收记录 "
+                                       f"(no intake event with the sha256 of {original})")
+            if original in actual and actual[original] != item.get("sha256"):
+                report.problems.append(f"{label_zh} {original} 与接收时记录的 SHA-256 不符 "
+                                       f"({label_en} {original} does not match its intake sha256)")
 
 
 def _check_excerpts(root: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
