@@ -6,15 +6,13 @@ e.g. that each format transcribes to the same text. Append new fixtures below.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before anything loads torch / CTranslate2
-
-import shutil  # noqa: E402
+import shutil
 from pathlib import Path
 
 import audio_fixtures  # tests/ is on sys.path: pytest's default (prepend) import mode puts it there
 import pytest
+
+import pipeline  # noqa: F401  (sets the OpenMP wait policy before torch / CTranslate2 load)
 
 
 @pytest.fixture(scope="session")

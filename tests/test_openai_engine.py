@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.openai
-# As pipeline.asr.openai_engine does, before torch is first imported (see the comment there).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import pipeline  # noqa: E402, F401  (sets the OpenMP wait policy before torch is first imported)
+
 whisper = pytest.importorskip("whisper")
 torch = pytest.importorskip("torch")
 

@@ -21,23 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# torch's OpenMP threads busy-wait between parallel regions; on a laptop whose cores are also
-# busy, that made each decoding step up to 5x slower (measured: beam-5 decode of a 5 s clip
-# 31-35 s vs 6.4 s with passive waiting, 2 threads, load 3.5 on 2 cores). libgomp reads this
-# when torch is first imported, so it only helps if nothing imported torch before this module.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import torch
+import whisper
+from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
+from filelock import FileLock
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import whisper  # noqa: E402
-from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps  # noqa: E402
-from filelock import FileLock  # noqa: E402
-
-from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment  # noqa: E402
-from pipeline.asr.ct2_convert import CONVERTER_VERSION, convert_ct2_to_openai, load_converted  # noqa: E402
-from pipeline.asr.models import BUNDLED_NAME, bundled_model_dir, cache_root, model_dir_hash, sha256_of  # noqa: E402
-from pipeline.errors import ConfigError  # noqa: E402
-from pipeline.transcript import ModelInfo  # noqa: E402
+from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
+from pipeline.asr.ct2_convert import CONVERTER_VERSION, convert_ct2_to_openai, load_converted
+from pipeline.asr.models import BUNDLED_NAME, bundled_model_dir, cache_root, model_dir_hash, sha256_of
+from pipeline.errors import ConfigError
+from pipeline.transcript import ModelInfo
 
 ENGINE_NAME = "openai-whisper"
 # After the first window, whisper moves on to the end of the last word it aligned and decodes
