@@ -1,6 +1,8 @@
 """Accuracy of the default pipeline on real and synthetic Mandarin speech.
 
     python bench/asr_accuracy.py            # refs.tsv sentences, cuishou 8 kHz keywords, calls_dev
+    python bench/asr_accuracy.py --encoder-min 30            # the same with Whisper's full 30 s window
+    python bench/asr_accuracy.py --encoder-pad 10 --encoder-min 0
 
 Prints CER on the 11 full sentences of refs.tsv, exact-match accuracy (and CER) on the 80
 one- or two-word 8 kHz replies of cuishou_8k_keywords, and CER on each calls_dev call.
@@ -8,6 +10,7 @@ one- or two-word 8 kHz replies of cuishou_8k_keywords, and CER on each calls_dev
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections import defaultdict
@@ -16,11 +19,22 @@ from common import CALLS_DEV, full_sentence_refs, keyword_refs
 
 from pipeline.asr.faster_engine import FasterWhisperEngine
 from pipeline.metrics import cer, cer_text, corpus_cer
-from pipeline.transcribe import transcribe_file
+from pipeline.transcribe import TranscribeConfig, with_options
+from pipeline.transcribe import transcribe_file as transcribe_default
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--encoder-pad", type=float, help="decode.encoder_pad_seconds (default: configs)")
+    parser.add_argument("--encoder-min", type=float, help="decode.encoder_min_seconds; 30 = full window")
+    args = parser.parse_args()
+    changes = {"encoder_pad_seconds": args.encoder_pad, "encoder_min_seconds": args.encoder_min}
+    config = with_options(TranscribeConfig(), **{k: v for k, v in changes.items() if v is not None})
+    print(f"encoder window: speech + {config.options.encoder_pad_seconds:g} s, at least {config.options.encoder_min_seconds:g} s")
     engine = FasterWhisperEngine(threads=2)
+
+    def transcribe_file(path, engine):  # noqa: ANN001, ANN202
+        return transcribe_default(path, engine, config)
 
     t0 = time.perf_counter()
     pairs = [(ref, transcribe_file(path, engine).text) for path, ref in full_sentence_refs()]
@@ -30,13 +44,14 @@ def main() -> None:
 
     by_word: dict[str, list[bool]] = defaultdict(list)
     kw_pairs = []
+    t0 = time.perf_counter()
     for path, ref in keyword_refs():
         hyp = transcribe_file(path, engine).text
         kw_pairs.append((ref, hyp))
         by_word[ref].append(cer_text(hyp) == cer_text(ref))
     exact = sum(ok for oks in by_word.values() for ok in oks)
     total = sum(len(oks) for oks in by_word.values())
-    print(f"cuishou_8k_keywords: n={total} exact={exact / total:.3f} CER={corpus_cer(kw_pairs):.3f}")
+    print(f"cuishou_8k_keywords: n={total} exact={exact / total:.3f} CER={corpus_cer(kw_pairs):.3f} ({time.perf_counter() - t0:.0f}s)")
     print("  " + " ".join(f"{w}:{sum(v)}/{len(v)}" for w, v in sorted(by_word.items())))
 
     for wav in sorted(CALLS_DEV.glob("*.wav")):

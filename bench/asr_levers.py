@@ -32,6 +32,8 @@ LEVERS = {
     "default, beam 8": replace(DecodeOptions(), beam_size=8),
     "default + hotwords": replace(DecodeOptions(), hotwords="催收 逾期 还款 通讯录 老赖 上门 起诉"),
     "default without prompt": replace(DecodeOptions(), initial_prompt=None),
+    "default, full 30 s encoder window": replace(DecodeOptions(), encoder_min_seconds=30.0),
+    "default, encoder window speech + 1 s": replace(DecodeOptions(), encoder_pad_seconds=1.0, encoder_min_seconds=0.0),
 }
 
 

@@ -1,6 +1,7 @@
 """Speed, memory and accuracy: plain openai-whisper vs callproof's default pipeline, same files.
 
     python bench/asr_speed.py [--threads 2] [--files mixed|calls]
+    python bench/asr_speed.py --profile [--encoder-min 30]   # where callproof's time goes, alone
 
 Both use the same Whisper base weights (openai-whisper gets them converted from the bundled
 CTranslate2 model). Each side runs in its own subprocess so its peak RSS is its own:
@@ -73,6 +74,52 @@ def run_openai(files: list[tuple[Path, str]], threads: int) -> dict:
     return {"texts": texts, "seconds": seconds}
 
 
+def profile(files: list[tuple[Path, str]], threads: int, encoder_min: float | None) -> None:
+    """Time callproof's stages (encoder, beam decoding, word alignment, Silero VAD) in-process."""
+    from collections import Counter
+
+    import faster_whisper.vad
+
+    from pipeline.asr.faster_engine import FasterWhisperEngine
+    from pipeline.transcribe import TranscribeConfig, transcribe_file, with_options
+
+    spent: Counter[str] = Counter()
+
+    def timed(name: str, fn):  # noqa: ANN001, ANN202
+        def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - t0
+
+        return run
+
+    class Timed:  # ctranslate2.models.Whisper is a C++ object: wrap it instead of patching it
+        def __init__(self, inner: object) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            value = getattr(self._inner, name)
+            return timed(name, value) if name in ("encode", "generate", "align") else value
+
+    engine = FasterWhisperEngine(threads=threads)
+    engine._model.model = Timed(engine._model.model)
+    faster_whisper.vad.get_speech_timestamps = timed("vad", faster_whisper.vad.get_speech_timestamps)
+    import faster_whisper.transcribe
+
+    faster_whisper.transcribe.get_speech_timestamps = timed("vad", faster_whisper.transcribe.get_speech_timestamps)
+    config = TranscribeConfig() if encoder_min is None else with_options(TranscribeConfig(), encoder_min_seconds=encoder_min)
+    t0 = time.perf_counter()
+    for path, _ in files:
+        transcribe_file(path, engine, config)
+    total = time.perf_counter() - t0
+    for name in ("encode", "generate", "align", "vad"):
+        print(f"{name:9s} {spent[name]:6.1f} s")
+    print(f"{'other':9s} {total - sum(spent.values()):6.1f} s")
+    print(f"{'total':9s} {total:6.1f} s")
+
+
 def child(side: str, threads: int, which: str) -> None:
     files = bench_files(which)
     result = (run_ours if side == "callproof" else run_openai)(files, threads)
@@ -85,7 +132,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--files", choices=("mixed", "calls"), default="mixed")
     parser.add_argument("--side", choices=("callproof", "openai-whisper"))
+    parser.add_argument("--profile", action="store_true", help="time callproof's stages only")
+    parser.add_argument("--encoder-min", type=float, help="with --profile: decode.encoder_min_seconds")
     args = parser.parse_args()
+    if args.profile:
+        profile(bench_files(args.files), args.threads, args.encoder_min)
+        return
     if args.side:
         child(args.side, args.threads, args.files)
         return

@@ -201,3 +201,13 @@ def test_bad_model_paths_are_config_errors(tmp_path: Path, monkeypatch: pytest.M
     (fake / "model.bin").write_bytes(b"")
     with pytest.raises(ConfigError):
         read_ct2_model(fake / "model.bin")
+
+
+def test_vad_keeps_the_same_padding_as_the_default_engine() -> None:
+    from pipeline.asr.openai_engine import speech_chunks
+
+    audio = np.concatenate([np.zeros(3 * SAMPLE_RATE, np.float32), decode(SPEECH / "funasr_asr_example_zh.wav").mono()])
+    padded = speech_chunks(audio, DecodeOptions())  # configs: 1 s around speech
+    tight = speech_chunks(audio, replace(DecodeOptions(), vad_speech_pad_ms=100))
+    assert padded and tight
+    assert padded[0]["start"] <= tight[0]["start"] - int(0.8 * SAMPLE_RATE)

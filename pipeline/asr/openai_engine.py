@@ -170,9 +170,10 @@ def skip_short_tail_windows(model: Any, min_seconds: float) -> Iterator[None]:
         del model.decode
 
 
-def speech_chunks(audio: np.ndarray, min_silence_ms: int) -> list[dict[str, int]]:
-    """Silero VAD speech regions, as {"start", "end"} sample indices."""
-    return get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=min_silence_ms), SAMPLE_RATE)
+def speech_chunks(audio: np.ndarray, options: DecodeOptions) -> list[dict[str, int]]:
+    """Silero VAD speech regions, as {"start", "end"} sample indices, padded as the default engine pads them."""
+    vad = VadOptions(min_silence_duration_ms=options.vad_min_silence_ms, speech_pad_ms=options.vad_speech_pad_ms)
+    return get_speech_timestamps(audio, vad, SAMPLE_RATE)
 
 
 def _to_raw_segment(seg: dict[str, Any]) -> RawSegment:
@@ -235,7 +236,7 @@ class OpenAIWhisperEngine:
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         ts_map: SpeechTimestampsMap | None = None
         if options.vad:
-            chunks = speech_chunks(audio, options.vad_min_silence_ms)
+            chunks = speech_chunks(audio, options)
             if not chunks:
                 return
             audio = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
