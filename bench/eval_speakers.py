@@ -9,6 +9,7 @@ cuishou_8k_keywords/. Also scores ../shared/data/calls_dev/ (mono 16k, mono 8k, 
 
     python bench/eval_speakers.py            # ends with: DER_16k=0.xxx DER_8k=0.xxx
     python bench/eval_speakers.py --cost     # also times diarization vs transcription
+    python bench/eval_speakers.py --auto     # the same calls with `--speakers auto` instead of 2
 """
 
 from __future__ import annotations
@@ -273,7 +274,12 @@ def main() -> None:
     parser.add_argument(
         "--cost", action="store_true", help="also time transcription of a call (loads Whisper)"
     )
+    parser.add_argument("--auto", action="store_true", help="diarize with the count chosen (--speakers auto)")
     args = parser.parse_args()
+    if args.auto:
+        global diarize
+        expected_two = diarize
+        diarize = lambda audio: expected_two(audio, None)  # noqa: E731
     calls = clip_calls()
     der16, _ = run_set("clips 16k", calls, degrade=False, verbose=args.verbose)
     tel, _ = run_set("clips 8k line", calls, degrade=True, verbose=args.verbose)
