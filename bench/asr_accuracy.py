@@ -19,8 +19,7 @@ from common import CALLS_DEV, full_sentence_refs, keyword_refs
 
 from pipeline.asr.faster_engine import FasterWhisperEngine
 from pipeline.metrics import cer, cer_text, corpus_cer
-from pipeline.transcribe import TranscribeConfig, with_options
-from pipeline.transcribe import transcribe_file as transcribe_default
+from pipeline.transcribe import TranscribeConfig, transcribe_file, with_options
 
 
 def main() -> None:
@@ -33,11 +32,8 @@ def main() -> None:
     print(f"encoder window: speech + {config.options.encoder_pad_seconds:g} s, at least {config.options.encoder_min_seconds:g} s")
     engine = FasterWhisperEngine(threads=2)
 
-    def transcribe_file(path, engine):  # noqa: ANN001, ANN202
-        return transcribe_default(path, engine, config)
-
     t0 = time.perf_counter()
-    pairs = [(ref, transcribe_file(path, engine).text) for path, ref in full_sentence_refs()]
+    pairs = [(ref, transcribe_file(path, engine, config).text) for path, ref in full_sentence_refs()]
     print(f"refs.tsv full sentences: n={len(pairs)} CER={corpus_cer(pairs):.3f} ({time.perf_counter() - t0:.0f}s)")
     for (path, _), (ref, hyp) in zip(full_sentence_refs(), pairs, strict=True):
         print(f"  {cer(ref, hyp):.2f} {path.name}: {hyp}")
@@ -46,7 +42,7 @@ def main() -> None:
     kw_pairs = []
     t0 = time.perf_counter()
     for path, ref in keyword_refs():
-        hyp = transcribe_file(path, engine).text
+        hyp = transcribe_file(path, engine, config).text
         kw_pairs.append((ref, hyp))
         by_word[ref].append(cer_text(hyp) == cer_text(ref))
     exact = sum(ok for oks in by_word.values() for ok in oks)
@@ -57,7 +53,7 @@ def main() -> None:
     for wav in sorted(CALLS_DEV.glob("*.wav")):
         truth = json.loads(wav.with_suffix(".truth.json").read_text(encoding="utf-8"))
         ref = "".join(t["text"] for t in truth["turns"])
-        transcript = transcribe_file(wav, engine)
+        transcript = transcribe_file(wav, engine, config)
         print(f"calls_dev {wav.name}: CER={cer(ref, transcript.text):.3f} channel_mode={transcript.options['channel_mode']}")
 
 
