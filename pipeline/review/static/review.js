@@ -357,15 +357,17 @@
       while (j < n && cover(j).map(function (f) { return f.id; }).join(",") + "|" + (lowAt[j] == null ? "" : lowAt[j]) === key) j++;
       var node = document.createTextNode(text.slice(i, j));
       if (lowAt[i] != null) node = el("span", { cls: "low", title: "识别把握不大，请核听", "data-t": lowAt[i] }, [node]);
-      if (here.length) {
-        var main = here.filter(function (f) { return f.status !== "rejected"; })[0] || here[0];
-        node = el("mark", { cls: "s-" + main.status + (here.some(function (f) { return f.key === S.selected; }) ? " sel" : ""),
-                            colour: cat(main.category).colour, "data-flag": main.key,
-                            title: here.map(function (f) { return cat(f.category).label + "（" + f.status_label + "）"; }).join("；") }, [node]);
-      }
+      if (here.length) node = flagMark(here, node);
       frag.appendChild(node); i = j;
     }
     return frag;
+  }
+  // The highlight of a text run covered by flags: coloured by the first flag not rejected.
+  function flagMark(here, node) {
+    var main = here.filter(function (f) { return f.status !== "rejected"; })[0] || here[0];
+    return el("mark", { cls: "s-" + main.status + (here.some(function (f) { return f.key === S.selected; }) ? " sel" : ""),
+                        colour: cat(main.category).colour, "data-flag": main.key,
+                        title: here.map(function (f) { return cat(f.category).label + "（" + f.status_label + "）"; }).join("；") }, [node]);
   }
   function renderCall(callId) {
     var d = S.details[callId], call = d.call, current = S.byId[S.selected];
@@ -410,12 +412,7 @@
       var here = cover(i), key = here.map(function (f) { return f.key; }).join(","), j = i + 1;
       while (j < n && cover(j).map(function (f) { return f.key; }).join(",") === key) j++;
       var node = document.createTextNode(text.slice(i, j));
-      if (here.length) {
-        var main = here.filter(function (f) { return f.status !== "rejected"; })[0] || here[0];
-        node = el("mark", { cls: "s-" + main.status + (here.some(function (f) { return f.key === S.selected; }) ? " sel" : ""),
-                            colour: cat(main.category).colour, "data-flag": main.key,
-                            title: here.map(function (f) { return cat(f.category).label + "（" + f.status_label + "）"; }).join("；") }, [node]);
-      }
+      if (here.length) node = flagMark(here, node);
       frag.appendChild(node); i = j;
     }
     return frag;
