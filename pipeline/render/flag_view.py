@@ -8,7 +8,7 @@ and the explanation is turned into short Chinese lines a reviewer can check.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,3 +161,20 @@ def flag_views(flags: Iterable[Any]) -> list[FlagView]:
     views = [flag_view(f) for f in flags]
     return sorted(views, key=lambda v: (v.level != "call", v.segment_index if v.segment_index is not None else -1,
                                         v.start_char if v.start_char is not None else -1, -(v.severity or 0)))
+
+
+def flag_runs(length: int, flagged: list[tuple[int, FlagView]]) -> Iterator[tuple[int, int, tuple[int, ...], FlagView | None]]:
+    """Split ``length`` characters into runs covered by the same flags: (start, end, flag numbers,
+    the view that colours the run — highest severity, then score — or None where no flag covers it).
+    ``flagged`` is (number, view) with character spans."""
+    views = dict(flagged)
+    covering = [tuple(n for n, v in flagged if v.start_char <= i < v.end_char) for i in range(length)]
+    i = 0
+    while i < length:
+        here = covering[i]
+        j = i
+        while j < length and covering[j] == here:
+            j += 1
+        main = max((views[n] for n in here), key=lambda v: (v.severity or 0, v.score or 0)) if here else None
+        yield i, j, here, main
+        i = j

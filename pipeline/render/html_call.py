@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.render.categories import DIRECTION_LABELS, SOURCE_LABELS, tint
-from pipeline.render.flag_view import ROLE_NAMES, FlagView, flag_views
+from pipeline.render.flag_view import ROLE_NAMES, FlagView, flag_runs, flag_views
 from pipeline.render.writers import MACHINE_NOTICE, format_timestamp
 from pipeline.transcript import Segment, Transcript
 
@@ -120,18 +120,11 @@ def highlight_text(segment: Segment, flagged: list[tuple[int, FlagView]], thresh
     """The segment's text, escaped, with ``<mark>`` per flagged run and ``<span class=low>`` per unsure word."""
     text = segment.text
     low = _low_words(segment, threshold)
-    covering = [tuple(num for num, v in flagged if v.start_char <= i < v.end_char) for i in range(len(text))]
     views = dict(flagged)
     parts: list[str] = []
-    i = 0
-    while i < len(text):
-        flags_here = covering[i]
-        j = i
-        while j < len(text) and covering[j] == flags_here:
-            j += 1
+    for i, j, flags_here, main in flag_runs(len(text), flagged):
         inner = _low_runs(text, i, j, low)
-        if flags_here:
-            main = max((views[n] for n in flags_here), key=lambda v: (v.severity or 0, v.score or 0))
+        if main is not None:
             starts = [n for n in flags_here if views[n].start_char == i]
             anchor = f' id="flag-{starts[0]}"' if starts else ""
             classes = "flag" + (" accepted" if main.status == "accepted" else "")
@@ -141,7 +134,6 @@ def highlight_text(segment: Segment, flagged: list[tuple[int, FlagView]], thresh
                 f"{inner}</mark>")
         else:
             parts.append(inner)
-        i = j
     return "".join(parts)
 
 

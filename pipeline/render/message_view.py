@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.calls import DEFAULT_ZONE, local_zone
 from pipeline.render.categories import tint
-from pipeline.render.flag_view import FlagView
+from pipeline.render.flag_view import FlagView, flag_runs
 
 KIND_LABELS = {"sms": "短信", "chat": "聊天记录", "screenshot": "截图"}
 FORMAT_LABELS = {"sms_xml": "短信备份（XML）", "sms_csv": "短信表格（CSV）", "chat_text": "聊天记录导出（TXT）",
@@ -68,17 +68,10 @@ def highlight_message(text: str, views: list[tuple[int, FlagView]], *, href: str
     spans = [(n, v) for n, v in views if v.start_char is not None and v.end_char is not None
              and 0 <= v.start_char < v.end_char <= len(text)]
     by_number = dict(spans)
-    covering = [tuple(n for n, v in spans if v.start_char <= i < v.end_char) for i in range(len(text))]
     parts: list[str] = []
-    i = 0
-    while i < len(text):
-        here = covering[i]
-        j = i
-        while j < len(text) and covering[j] == here:
-            j += 1
+    for i, j, here, main in flag_runs(len(text), spans):
         chunk = escape(text[i:j]).replace("\n", "<br>")
-        if here:
-            main = max((by_number[n] for n in here), key=lambda v: (v.severity or 0, v.score or 0))
+        if main is not None:
             title = "；".join(f"#{n} {by_number[n].label}（{by_number[n].status_label}）" for n in here)
             classes = "flag" + (" accepted" if main.status == "accepted" else "")
             mark = (f'<mark class="{classes}" data-flags="{" ".join(map(str, here))}" title="{escape(title)}" '
@@ -86,5 +79,4 @@ def highlight_message(text: str, views: list[tuple[int, FlagView]], *, href: str
             parts.append(f'<a class="flag-link" href="{href % here[0]}">{mark}</a>' if href else mark)
         else:
             parts.append(chunk)
-        i = j
     return "".join(parts)
