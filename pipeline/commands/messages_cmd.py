@@ -7,17 +7,15 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from pipeline.commands.common import exclusive_case, parse_window
 from pipeline.errors import ConfigError, InputError
 from pipeline.messages.importer import import_messages
+from pipeline.messages.summary import print_message_summary
 from pipeline.msgrules import MessageRuleOptions
 from pipeline.render.html_case import INDEX_NAME, write_case_html
 from pipeline.rules import load_engine as load_rules
 from pipeline.store.messages import open_store
-
-STATUS_ZH = {"done": "完成", "reused": "已导入(未变)", "failed": "失败"}
 
 
 @click.command("add-messages")
@@ -54,14 +52,8 @@ def add_messages_command(case_dir: Path, files: tuple[Path, ...], received_by: s
     except (ConfigError, InputError) as exc:
         console.print(f"[red]错误[/red] {exc}")
         sys.exit(2)
-    table = Table(title="消息导入结果 (messages imported)")
-    for column in ("文件", "状态", "接收人", "消息数", "标记数", "说明"):
-        table.add_column(column, overflow="fold")
-    for o in report.outcomes:
-        detail = o.error.split(": ", 1)[-1] if o.error else "；".join(o.problems[:3]) + ("…" if len(o.problems) > 3 else "")
-        table.add_row(o.path.name, STATUS_ZH[o.status], o.received_by or "—", str(o.messages), str(o.flags), detail)
-    console.print(table)
-    console.print(f"时段/频次标记 {report.log_flags} 条。案件目录: {case_dir}")
+    print_message_summary(console, report)
+    console.print(f"案件目录: {case_dir}")
     if refreshed:
         console.print(f"案件网页已更新: {case_dir / INDEX_NAME}")
     sys.exit(1 if report.failed else 0)

@@ -23,6 +23,7 @@ from pipeline.contacts_reached import contacts_reached, to_markdown
 from pipeline.discover import discover
 from pipeline.errors import ConfigError, InputError
 from pipeline.messages.importer import discover_messages, import_messages
+from pipeline.messages.summary import print_message_summary
 from pipeline.render import FORMATS
 from pipeline.render.html_case import write_case_html
 from pipeline.rules import load_engine as load_rules
@@ -153,6 +154,7 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
     write_summary(case_dir, summary)
     store.finish_run(run_id, {k: summary[k] for k in ("calls", "audio_minutes", "flags_per_category", "this_run")})
     _print_summary(console, report.outcomes, summary, elapsed, case_dir)
+    print_message_summary(console, msg_report)
     if message_files:
         console.print(to_markdown(reached))
     failed = any(o.status == "failed" for o in report.outcomes) or bool(msg_report.failed)

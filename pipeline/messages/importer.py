@@ -32,13 +32,15 @@ from pipeline.messages.ocr import (
     ocr_info,
     parse_screenshot,
 )
+from pipeline.messages.owner import describe as describe_owner_source
+from pipeline.messages.owner import owner_from_private_chats
 from pipeline.messages.sms_csv import is_sms_header, parse_sms_csv, read_text
 from pipeline.messages.sms_xml import looks_like_sms_xml, parse_sms_xml
 from pipeline.messages.times import parse_datetime
 from pipeline.msgrules import MessageRuleOptions, flag_message_text, message_log_flags
 from pipeline.rules import RuleEngine
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: 12-hour clocks, group chat owners, CSV profiles, MMS recipients
 OVERRIDES_NAME = "messages.csv"
 _OVERRIDE_COLUMNS = {
     "file": ("file", "文件", "文件名"), "received_by": ("received_by", "接收人", "接听人", "收信人"),
@@ -70,6 +72,8 @@ def detect_format(path: Path) -> str | None:
         return "sms_csv"
     if path.name.lower() == OVERRIDES_NAME:
         return "overrides"
+    if path.suffix.lower() == ".csv":  # unknown columns: parsing says which columns it needs
+        return "sms_csv"
     if path.suffix.lower() == ".txt" or detect_shape(text.splitlines()):
         return "chat_text"
     return None
@@ -135,7 +139,12 @@ def parse_message_file(path: Path, *, me: tuple[str, ...] = (), reader: Screensh
     if kind == "sms_csv":
         return parse_sms_csv(path)
     if kind == "chat_text":
-        return parse_chat_text(path, me=me)
+        parsed = parse_chat_text(path, me=me)
+        if parsed.meta.get("group") and not me:  # whose group export? the private chats beside it tell
+            owners, used = owner_from_private_chats(path)
+            if owners:
+                parsed = parse_chat_text(path, me=owners, me_source=describe_owner_source(used))
+        return parsed
     if kind == "screenshot":
         return parse_screenshot(path, reader)
     raise InputError(path, "不是可识别的消息文件（短信备份 XML/CSV、聊天记录 TXT、截图 PNG/JPG/HEIC）",
@@ -159,7 +168,9 @@ class MessageFileOutcome:
     received_by: str | None = None
     messages: int = 0
     flags: int = 0
-    problems: list[str] = field(default_factory=list)
+    skipped: int = 0  # entries left out (drafts, malformed, non-text rows)
+    problems: list[str] = field(default_factory=list)  # every skipped entry and warning, one line each
+    notices: list[str] = field(default_factory=list)  # how the file was read (e.g. a group chat's owner)
     annotated: str | None = None
     error: str = ""
 
@@ -175,9 +186,13 @@ class MessageImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": len(self.outcomes), "messages": sum(o.messages for o in self.outcomes),
+                "skipped": sum(o.skipped for o in self.outcomes),
                 "flags": sum(o.flags for o in self.outcomes), "log_flags": self.log_flags,
                 "failed": [{"file": str(o.path), "error": o.error} for o in self.failed],
-                "problems": [{"file": str(o.path), "problem": p} for o in self.outcomes for p in o.problems]}
+                "problems": [{"file": str(o.path), "problem": p} for o in self.outcomes for p in o.problems],
+                "notices": [{"file": str(o.path), "notice": n} for o in self.outcomes for n in o.notices],
+                "per_file": [{"file": str(o.path), "format": o.format, "status": o.status, "received_by": o.received_by,
+                              "messages": o.messages, "skipped": o.skipped, "flags": o.flags} for o in self.outcomes]}
 
 
 def _apply_row(parsed: ParsedFile, row: dict[str, str]) -> None:
@@ -201,6 +216,14 @@ def _flag_file(store: Any, source_id: str, rules: RuleEngine, is_screenshot: boo
     return len(flags), boxes
 
 
+def _owner_changed(record: Any, path: Path, me: tuple[str, ...]) -> bool:
+    """A group chat export read before: would its owner be different now (given, or private chats added)?"""
+    if not record.meta.get("group"):
+        return False
+    now = set(me) if me else owner_from_private_chats(path)[0]
+    return sorted(now) != sorted(record.meta.get("me") or [])
+
+
 def import_one(store: Any, path: Path, rules: RuleEngine, *, input_dir: Path | None, row: dict[str, str],
                received_by: str | None, me: tuple[str, ...], reader: ScreenshotReader | None) -> MessageFileOutcome:
     sha = sha256_file(path)
@@ -211,11 +234,12 @@ def import_one(store: Any, path: Path, rules: RuleEngine, *, input_dir: Path | N
                                          received_by_source=source if person else None)
     outcome = MessageFileOutcome(path, "done", record.id, fmt, person)
     key = parser_key(fmt)
-    if record.status == "done" and record.parser_key == key:
+    owners = tuple(me) + ((row["me"],) if row.get("me") else ())
+    if record.status == "done" and record.parser_key == key and not _owner_changed(record, path, owners):
         outcome.status = "reused"
     else:
         try:
-            parsed = parse_message_file(path, me=tuple(me) + ((row["me"],) if row.get("me") else ()), reader=reader)
+            parsed = parse_message_file(path, me=owners, reader=reader)
         except InputError as exc:
             store.mark_message_source_failed(record.id, str(exc))
             outcome.status, outcome.error = "failed", str(exc)
@@ -229,6 +253,8 @@ def import_one(store: Any, path: Path, rules: RuleEngine, *, input_dir: Path | N
                                 meta={**parsed.meta, "note": row.get("note")})
     record = store.get_message_source(record.id)
     outcome.problems = [f"第 {p['line']} 行: {p['reason_zh']}" if p.get("line") else p["reason_zh"] for p in record.problems]
+    outcome.skipped = sum(int(p.get("skipped", 1)) for p in record.problems)
+    outcome.notices = list(record.meta.get("notices") or [])
     outcome.messages = len(store.messages(record.id))
     outcome.flags, boxes = _flag_file(store, record.id, rules, fmt == "screenshot")
     if fmt == "screenshot":

@@ -60,11 +60,16 @@ class Message:
 
 @dataclass
 class Problem:
-    """An entry that could not be read; the other entries of the file are kept."""
+    """An entry that could not be read (the other entries of the file are kept), or a file-level warning.
+
+    ``skipped``: how many entries this problem left out (1 for a malformed entry, n for "n image
+    rows skipped", 0 for a warning such as a missing time column or a message kept with a bad time).
+    """
 
     line: int | None
     reason_zh: str
     reason_en: str
+    skipped: int = 1
 
     def __str__(self) -> str:
         where = f"第 {self.line} 行: " if self.line else ""
