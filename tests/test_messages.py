@@ -96,7 +96,7 @@ def test_sms_csv_chinese_headers_gbk_and_bad_rows(tmp_path: Path) -> None:
 
 
 def test_csv_without_text_column_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="不是可识别的短信 CSV"):
+    with pytest.raises(InputError, match=r"不是可识别的短信/聊天 CSV：第 1 行表头需要内容列.*实际为 \['a', 'b'\]"):
         parse_sms_csv(write(tmp_path / "x.csv", "a,b\n1,2\n"))
 
 

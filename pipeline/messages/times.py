@@ -1,5 +1,7 @@
 """Times as message sources write them: epoch milliseconds, ``2024-01-15 22:31:05``, ``2024/1/15
-22:31``, ``2024年1月15日 下午10:31``, and the relative labels of chat screenshots (``昨天 22:31``)."""
+22:31``, ``2024年1月15日 下午10:31``, 12-hour clocks with the period after the time (``2019-09-23
+8:43:38 PM``, QQ and WeChat on an English system), ``Jul 23, 2011 6:12:54 AM`` (iOS tools), and the
+relative labels of chat screenshots (``昨天 22:31``)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 
 _DATE = r"(?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
 _PERIOD = r"(?P<ampm>凌晨|早上|早晨|上午|中午|下午|晚上|傍晚|半夜|AM|PM|am|pm)?"
-_CLOCK = rf"{_PERIOD}\s*(?P<h>\d{{1,2}}):(?P<mi>\d{{2}})(?::(?P<s>\d{{2}}))?(?:\.\d+)?"
+# a period after the clock: "8:43:38 PM" (English-locale QQ / WeChat, iOS tools)
+_AFTER = r"(?:\s*(?P<after>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"
+_CLOCK = rf"{_PERIOD}\s*(?P<h>\d{{1,2}}):(?P<mi>\d{{2}})(?::(?P<s>\d{{2}}))?(?:\.\d+)?{_AFTER}"
 DATETIME_RE = re.compile(rf"{_DATE}(?:\s*[T ]?\s*{_CLOCK})?")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                       "dec"), start=1)}
+ENGLISH_RE = re.compile(rf"(?P<mon>[A-Za-z]{{3}})[a-z]*\.?\s+(?P<d>\d{{1,2}}),?\s+(?P<y>\d{{4}})(?:,?\s+(?:at\s+)?{_CLOCK})?")
 CLOCK_RE = re.compile(_CLOCK)
 _PM = {"下午", "晚上", "傍晚", "PM", "pm"}
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
@@ -18,7 +25,12 @@ _RELATIVE = re.compile(
     rf"(?:(?P<y>\d{{4}})\s*年\s*)?(?P<mo>\d{{1,2}})\s*[月/-]\s*(?P<d>\d{{1,2}})\s*日?)?\s*{_CLOCK}\s*$")
 
 
-def _hour(h: int, period: str | None) -> int:
+def _hour(h: int, period: str | None, after: str | None = None) -> int:
+    if after:  # 12-hour clock: 12:xx AM is just after midnight, 12:xx PM just after noon
+        pm = after.replace(".", "").lower() == "pm"
+        if not 1 <= h <= 12:
+            raise ValueError(f"hour {h} on a 12-hour clock")
+        return (h % 12) + (12 if pm else 0)
     if period in _PM and h < 12:
         return h + 12
     if period in ("凌晨", "半夜") and h == 12:
@@ -46,9 +58,15 @@ def parse_datetime(text: str) -> datetime | None:
     if (epoch := parse_epoch(text)) is not None:
         return epoch
     m = DATETIME_RE.fullmatch(text)
+    month = None
+    if m is None and (m := ENGLISH_RE.fullmatch(text)) is not None:
+        month = _MONTHS.get(m["mon"].lower())
+        if month is None:
+            return None
     if m:
         try:
-            return datetime(int(m["y"]), int(m["mo"]), int(m["d"]), _hour(int(m["h"] or 0), m["ampm"]),
+            return datetime(int(m["y"]), month or int(m["mo"]), int(m["d"]),
+                            _hour(int(m["h"] or 0), m["ampm"], m["after"]) if m["h"] else 0,
                             int(m["mi"] or 0), int(m["s"] or 0))
         except ValueError:
             return None
@@ -77,7 +95,7 @@ def resolve_label(text: str, captured: datetime | None) -> datetime | None:
     if not m:
         return None
     try:
-        clock = (_hour(int(m["h"]), m["ampm"]), int(m["mi"]), int(m["s"] or 0))
+        clock = (_hour(int(m["h"]), m["ampm"], m["after"]), int(m["mi"]), int(m["s"] or 0))
         if m["y"]:
             return datetime(int(m["y"]), int(m["mo"]), int(m["d"]), *clock)
         if captured is None:
