@@ -7,6 +7,7 @@ e.g. that each format transcribes to the same text. Append new fixtures below.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import audio_fixtures  # tests/ is on sys.path: pytest's default (prepend) import mode puts it there
@@ -35,3 +36,19 @@ def bad_audio_inputs(
 ) -> dict[str, tuple[Path, str]]:
     """Case name -> (path, fragment of the English reason the InputError must give)."""
     return audio_fixtures.make_bad_inputs(tmp_path_factory.mktemp("bad_audio"), encoded_audio)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test gets a throw-away user config folder (the export signing key lives there),
+    so no test ever reads or creates a key in the real home."""
+    import os
+
+    directory = tmp_path_factory.mktemp("user_config")
+    previous = os.environ.get("CALLPROOF_CONFIG")
+    os.environ["CALLPROOF_CONFIG"] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop("CALLPROOF_CONFIG", None)
+    else:
+        os.environ["CALLPROOF_CONFIG"] = previous

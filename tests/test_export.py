@@ -150,8 +150,8 @@ def test_pack_has_the_layout_of_evidence_md(case: ReviewedCase, pack: Path) -> N
     names = {p.relative_to(pack).as_posix() for p in pack.rglob("*") if p.is_file()}
     with CaseStore.open(case.case_dir) as store:
         call_ids = [c.id for c in store.iter_calls()]
-    expected = {"README.txt", "manifest.json", "SHA256SUMS", "custody.jsonl", "timeline.csv", "evidence_list.docx",
-                "complaints/12321.txt", "complaints/12378.txt", "complaints/110_statement.txt", "complaints/nifa.txt",
+    expected = {"README.txt", "manifest.json", "manifest.sig", "SHA256SUMS", "custody.jsonl", "timeline.csv",
+                "evidence_list.docx", "complaints/12321.txt", "complaints/12378.txt", "complaints/110_statement.txt", "complaints/nifa.txt",
                 *(f"originals/{n}" for n in SAMPLE_FILES),
                 *(f"transcripts/{cid}.{ext}" for cid in call_ids for ext in ("html", "json", "txt"))}
     excerpts = {f"excerpts/{f.call_id}_{f.id:03d}_{f.category}.wav" for f in case.accepted if f.level == "segment"}
@@ -192,7 +192,7 @@ def test_manifest_records_tool_model_rules_options_and_every_file(case: Reviewed
     assert manifest["flags"]["left_out"] == {"rejected": 1, "pending": 1}
     files = {f["path"]: f for f in manifest["files"]}
     on_disk = {p.relative_to(pack).as_posix() for p in pack.rglob("*") if p.is_file()}
-    assert set(files) == on_disk - {"manifest.json", "SHA256SUMS"}
+    assert set(files) == on_disk - {"manifest.json", "manifest.sig", "SHA256SUMS"}
     for name, entry in files.items():
         data = (pack / name).read_bytes()
         assert entry["size"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
@@ -402,16 +402,16 @@ def test_exporting_twice_gives_identical_files_except_manifest_and_custody(case:
     a, b = _entries(first), _entries(second)
     with zipfile.ZipFile(first) as za, zipfile.ZipFile(second) as zb:
         assert [i.filename for i in za.infolist()] == [i.filename for i in zb.infolist()]
-    changing = {"manifest.json", "custody.jsonl", "SHA256SUMS"}
+    changing = {"manifest.json", "manifest.sig", "custody.jsonl", "SHA256SUMS"}
     for name in a:
         if name not in changing:
             assert a[name] == b[name], name
     sums_a, sums_b = (dict(reversed(line.split("  ", 1)) for line in x["SHA256SUMS"][0].decode().splitlines())
                       for x in (a, b))
-    assert {k for k in sums_a if sums_a[k] != sums_b[k]} <= {"manifest.json", "custody.jsonl"}
+    assert {k for k in sums_a if sums_a[k] != sums_b[k]} <= {"manifest.json", "manifest.sig", "custody.jsonl"}
     manifest_a, manifest_b = (json.loads(x["manifest.json"][0]) for x in (a, b))
     for key in manifest_a:
-        if key not in ("created", "files"):
+        if key not in ("created", "files", "custody"):
             assert manifest_a[key] == manifest_b[key], key
     assert {e[2] >> 16 for e in a.values()} == {0o100644}
 

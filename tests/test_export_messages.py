@@ -129,7 +129,7 @@ def test_pack_layout_with_messages(reviewed: Reviewed, pack: Path) -> None:
     assert {f"messages/{i}.{ext}" for i in ids for ext in ("html", "json", "txt")} <= names
     assert {"contacts_reached.csv", f"screenshots_annotated/{SHOT_NAME}.annotated.png"} <= names
     listed = {f["path"] for f in _manifest(pack)["files"]}
-    assert listed == names - {"manifest.json", "SHA256SUMS"}
+    assert listed == names - {"manifest.json", "manifest.sig", "SHA256SUMS"}
     if shutil.which("sha256sum"):
         run = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=pack, capture_output=True, text=True)
         assert run.returncode == 0, run.stdout + run.stderr
@@ -258,7 +258,7 @@ def test_exporting_twice_gives_identical_message_files(reviewed: Reviewed, tmp_p
         export_pack(reviewed.case.case_dir, tmp_path / name, PackOptions())
         with zipfile.ZipFile(tmp_path / name) as archive:
             hashes.append({i.filename: hashlib.sha256(archive.read(i)).hexdigest() for i in archive.infolist()
-                           if i.filename not in ("manifest.json", "custody.jsonl", "SHA256SUMS")})
+                           if i.filename not in ("manifest.json", "manifest.sig", "custody.jsonl", "SHA256SUMS")})
     assert hashes[0] == hashes[1]
 
 

@@ -1,7 +1,9 @@
-"""`export CASE_DIR -o PACK.zip` and `verify PACK.zip|DIR`: the evidence pack."""
+"""`export CASE_DIR -o PACK.zip` and `verify PACK.zip|DIR [--expect CODE] [--case CASE_DIR]`: the evidence pack."""
 
 from __future__ import annotations
 
+import errno
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -9,9 +11,11 @@ from pathlib import Path
 import click
 from filelock import FileLock, Timeout
 from rich.console import Console
+from rich.text import Text
 
 from pipeline.errors import ConfigError, InputError
-from pipeline.evidence import PackOptions, export_pack, verify_pack
+from pipeline.evidence import ExportResult, PackOptions, export_pack, verify_pack
+from pipeline.evidence.signing import local_fingerprint, spaced
 
 
 def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -40,10 +44,14 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
               help="Leave the case's SMS backups, chat exports and screenshots out (calls only).")
 def export_command(case_dir: Path, out: Path, include_pending: bool, redact: bool, call_ids: tuple[str, ...],
                    date_from: date | None, date_to: date | None, templates_dir: Path | None, no_messages: bool) -> None:
-    """Write the evidence pack of a reviewed case (导出证据包): originals, excerpts, transcripts, 证据目录, complaint drafts."""
+    """Write the evidence pack of a reviewed case (导出证据包): originals, excerpts, transcripts, 证据目录, complaint drafts.
+
+    The pack is signed with your Ed25519 key (created on first export in your config folder,
+    $CALLPROOF_CONFIG to move it); send the printed 存证码 to someone you trust right away.
+    """
     console = Console(stderr=True, soft_wrap=True)
     if date_from and date_to and date_from > date_to:
-        console.print("[red]错误[/red] --from 晚于 --to (--from is after --to)")
+        _error(console, "--from 晚于 --to (--from is after --to)")
         sys.exit(2)
     ids = tuple(part.strip() for value in call_ids for part in value.split(",") if part.strip())
     options = PackOptions(include_pending=include_pending, redact=redact, calls=ids, date_from=date_from,
@@ -53,18 +61,45 @@ def export_command(case_dir: Path, out: Path, include_pending: bool, redact: boo
         if lock:
             lock.acquire(timeout=0)
     except Timeout:
-        console.print(f"[red]错误[/red] {case_dir}: 另一个 callproof 正在处理这个案件，请等它结束 (the case is busy)")
+        _error(console, f"{case_dir}: 另一个 callproof 正在处理这个案件，请等它结束 (the case is busy)")
         sys.exit(2)
     try:
         result = export_pack(case_dir, out, options)
     except (InputError, ConfigError) as exc:
-        console.print(f"[red]错误[/red] {exc}", markup=False, highlight=False)
+        _error(console, str(exc))
         sys.exit(2)
+    except OSError as exc:  # disk full, read-only folder...: nothing half-written stays behind
+        _error(console, write_failure(out, exc))
+        sys.exit(1)
     finally:
         if lock:
             lock.release()
+    _report_export(console, result, case_dir, include_pending)
+
+
+def _error(console: Console, message: str) -> None:
+    console.print(Text.assemble(("错误", "red"), " ", message), highlight=False)
+
+
+def _note(console: Console, message: str) -> None:
+    console.print(Text.assemble(("注意", "yellow"), " ", message), highlight=False)
+
+
+def write_failure(target: Path, exc: OSError) -> str:
+    """One line for a failed write: what, why, and how much room the folder has left."""
+    folder = Path(target).absolute().parent
+    try:
+        free = f"，该处剩余 {shutil.disk_usage(folder).free / 1e6:.1f} MB"
+    except OSError:
+        free = ""
+    reason = "磁盘空间不足" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return (f"{target}: 无法写入证据包（{reason}{free}）；未留下不完整的文件，请腾出空间或换一个位置后重试 "
+            f"(cannot write the pack: {exc.strerror or exc})")
+
+
+def _report_export(console: Console, result: ExportResult, case_dir: Path, include_pending: bool) -> None:
     for warning in result.warnings:
-        console.print(f"[yellow]注意[/yellow] {warning}")
+        _note(console, warning)
     pending = f"（其中待复核 {result.pending}）" if result.pending else ""
     console.print(f"证据包已写好：{result.path}", markup=False, highlight=False)
     console.print(f"通话 {result.calls} 个，收录标记 {result.flags} 个{pending}，录音摘录 {result.excerpts} 段；"
@@ -77,27 +112,52 @@ def export_command(case_dir: Path, out: Path, include_pending: bool, redact: boo
     if result.redacted:
         console.print(f"已打码：文字材料中第三方号码等共遮盖 {result.masked} 处（录音原件未改动）。")
     if not result.flags and not result.message_flags:
-        console.print("[yellow]注意[/yellow] 没有已确认的标记；请先复核：python cli.py review " + str(case_dir))
+        _note(console, "没有已确认的标记；请先复核：python cli.py review " + str(case_dir))
     console.print(f"大小 {result.size / 1e6:.1f} MB，SHA-256 {result.sha256}")
-    console.print(f"核对：python cli.py verify {result.path}，或解压后运行 sha256sum -c SHA256SUMS",
+    if result.key_created:
+        console.print(f"已为你生成签名密钥（只在本机，权限 0600）：{result.key_path}；请备份，不要放进案件或发给别人。",
+                      markup=False, highlight=False)
+    console.print(f"签名密钥指纹 {spaced(result.signer)}")
+    console.print(Text.assemble("存证码 ", (result.code, "bold")))
+    console.print("请现在就把存证码（或上面的 SHA-256）发给一位可信的人、律师或存证平台并保留记录：这样证据包的内容和时间"
+                  "就在你的电脑之外固定下来，日后任何人都可以用 verify --expect 存证码 核对这份证据包没有被重做。")
+    console.print(f"核对：python cli.py verify {result.path} --expect {result.code}，或解压后运行 sha256sum -c SHA256SUMS",
                   markup=False, highlight=False)
 
 
 @click.command("verify")
 @click.argument("pack", type=click.Path(path_type=Path))
-def verify_command(pack: Path) -> None:
-    """Check an evidence pack (zip or folder) is intact (核对证据包): hashes, custody chain, excerpts vs originals."""
+@click.option("--expect", metavar="CODE",
+              help="The pack's 存证码 (or the SHA-256 of the zip or of manifest.json) sent out at export; any mismatch fails.")
+@click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="A case folder: the pack must be one whose export its custody log records.")
+def verify_command(pack: Path, expect: str | None, case_dir: Path | None) -> None:
+    """Check an evidence pack (zip or folder) is intact (核对证据包): signature, hashes, custody chain, excerpts vs originals."""
     console = Console(stderr=True, soft_wrap=True)
     try:
-        report = verify_pack(pack)
-    except InputError as exc:
-        console.print(f"[red]错误[/red] {exc}", markup=False, highlight=False)
+        report = verify_pack(pack, expect=expect, case_dir=case_dir)
+    except (InputError, ConfigError) as exc:
+        _error(console, str(exc))
         sys.exit(2)
     for problem in report.problems:
         click.echo(problem)
+    if report.signer:
+        click.echo(f"签名有效，签名密钥指纹 {spaced(report.signer)}（{_whose(report.signer)}）；存证码 {report.code}")
+    for note in report.notes:
+        click.echo(note)
     if report.ok:
         click.echo(f"证据包完好：{report.files_checked} 个文件哈希一致，保管链 {report.custody_events} 条完整，"
                    f"{report.excerpts_checked} 段摘录与原件逐样本一致。")
+        if expect is None and case_dir is None:
+            click.echo("签名只证明包在签名后没有被改动；请把上面的存证码与导出者当时发出的核对（--expect），"
+                       "或用 --case 与案件记录核对。")
         sys.exit(0)
     click.echo(f"发现 {len(report.problems)} 个问题，证据包不完整或被改动。")
     sys.exit(1)
+
+
+def _whose(signer: str) -> str:
+    local = local_fingerprint()
+    if local is None:
+        return "本机没有导出密钥，无法判断签名者"
+    return "本机用户的导出密钥" if local == signer else "不是本机用户的导出密钥"

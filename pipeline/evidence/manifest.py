@@ -1,8 +1,10 @@
 """manifest.json and SHA256SUMS: what the pack holds, and the hash of every file.
 
-SHA256SUMS lists every file but itself (manifest.json included), in GNU ``sha256sum`` format,
-so ``sha256sum -c SHA256SUMS`` checks the pack with nothing installed. manifest.json lists every
-file but itself and SHA256SUMS (neither can hold its own hash), with sizes.
+SHA256SUMS lists every file but itself (manifest.json and manifest.sig included), in GNU
+``sha256sum`` format, so ``sha256sum -c SHA256SUMS`` checks the pack with nothing installed.
+manifest.json lists every file but itself, manifest.sig and SHA256SUMS (none can hold its own
+hash), with sizes, plus the custody chain's head and the signer's public key; manifest.sig
+signs manifest.json (``signing``).
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ def build_manifest(*, case_info: Mapping[str, str], created: Mapping[str, str], 
                    engines: list[dict[str, Any]], rule_packs: list[dict[str, Any]], options: Mapping[str, Any],
                    redaction: Mapping[str, Any], decoder: Mapping[str, str], templates: Mapping[str, str],
                    calls: list[dict[str, Any]], flags: Mapping[str, Any], excerpts: list[dict[str, Any]],
-                   files: Mapping[str, FileHash], messages: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   files: Mapping[str, FileHash], messages: Mapping[str, Any] | None = None,
+                   signer: Mapping[str, str] | None = None, custody: Mapping[str, Any] | None = None
+                   ) -> dict[str, Any]:
     """``messages``: message_files, message_flags, annotated (screenshot copies: original, boxes,
-    labels) and annotation_drawer (library versions), as ``pack.export_pack`` gives them."""
+    labels) and annotation_drawer (library versions), as ``pack.export_pack`` gives them.
+    ``signer``: the signing key (``SigningKey.signer()``); ``custody``: events and head hash."""
     return {
         "schema": PACK_SCHEMA,
         "tool": {"name": "callproof", "version": __version__},
@@ -60,6 +65,8 @@ def build_manifest(*, case_info: Mapping[str, str], created: Mapping[str, str], 
         "flags": dict(flags),
         "excerpts": excerpts,
         **dict(messages or {}),
+        "custody": dict(custody or {}),
+        "signer": dict(signer or {}),
         "files": [{"path": name, "size": h.size, "sha256": h.sha256} for name, h in sorted(files.items())],
     }
 

@@ -4,8 +4,10 @@ Order of work: check the custody chain; copy every original (recordings and mess
 a private staging folder, hashing while copying, and stop if any no longer matches its intake
 hash (changed or gone); cut the excerpts and draw the annotated screenshots from those copies;
 render the text files; record an 'export' custody event
-holding every content file's hash; write custody.jsonl, manifest.json and SHA256SUMS; write
-the zip beside its target and rename it into place; record 'export_written' with the zip's hash.
+holding every content file's hash and the signer; write custody.jsonl, manifest.json (with the
+custody head and the signer's public key), manifest.sig (the user's Ed25519 signature of the
+manifest, ``signing``) and SHA256SUMS; write the zip beside its target and rename it into
+place; record 'export_written' with the zip's and the manifest's hashes and the 存证码.
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ from pipeline.evidence.message_files import (
     message_path,
     message_txt,
 )
+from pipeline.evidence.pack_code import pack_code
 from pipeline.evidence.redact import Redactor, redact_custody
 from pipeline.evidence.select import PackCall, PackCase, PackOptions, collect
 from pipeline.evidence.select_messages import attach_messages
+from pipeline.evidence.signing import SIGNATURE, SigningKey, load_or_create_key
 from pipeline.evidence.zipfiles import ZipDate, ZipEntry, write_zip
 from pipeline.messages.annotated import annotation_versions
 from pipeline.store import DB_NAME, CaseStore, to_jsonl
@@ -53,7 +57,7 @@ from pipeline.store.rows import CallRow
 
 _COPY_CHUNK = 1 << 20
 # zip entry order: the files a person opens first, then the bulk
-_ORDER = ("README.txt", MANIFEST, SUMS, CUSTODY, "evidence_list.docx", "timeline.csv", "contacts_reached.csv",
+_ORDER = ("README.txt", MANIFEST, SIGNATURE, SUMS, CUSTODY, "evidence_list.docx", "timeline.csv", "contacts_reached.csv",
           "complaints/", "transcripts/", "messages/", "excerpts/", "screenshots_annotated/", "originals/")
 CONTACTS_CSV = "contacts_reached.csv"
 _COMPRESSED = (".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif")
@@ -76,6 +80,11 @@ class ExportResult:
     message_flags: int = 0
     message_pending: int = 0
     annotated: int = 0
+    manifest_sha256: str = ""
+    signer: str = ""  # the signing key's fingerprint
+    code: str = ""  # 存证码 (``pack_code``)
+    key_path: Path | None = None
+    key_created: bool = False
 
 
 def open_case(case_dir: Path) -> CaseStore:
@@ -226,10 +235,14 @@ def _entries(files: dict[str, bytes], staged: dict[str, Path], case: PackCase) -
 
 
 def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str | None = None,
-                now: datetime | None = None) -> ExportResult:
-    """Write the pack to ``out`` (replaced if it exists); InputError/ConfigError on user problems."""
+                now: datetime | None = None, key: SigningKey | None = None) -> ExportResult:
+    """Write the pack to ``out`` (replaced if it exists); InputError/ConfigError on user problems.
+
+    ``key``: the signing key; by default the user's (created on first export, ``signing``).
+    """
     out = Path(out).absolute()
     with open_case(Path(case_dir)) as store:
+        key = key or load_or_create_key(forbidden=(Path(case_dir).absolute(),))
         problems = store.verify_custody()
         if problems:
             raise InputError(Path(case_dir) / DB_NAME, f"案件的监管记录有问题，不能导出：{problems[0]}",
@@ -263,6 +276,7 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
             context["pack"] = {"originals": len(case.calls), "excerpts": len(excerpts), "padding": f"{options.padding_s:g}",
                                "message_originals": len(case.message_files), "annotated": len(annotated)}
             context["excerpt_sizes"] = {e["path"]: len(files[e["path"]]) for e in excerpts}
+            context["signer_fingerprint"] = key.fingerprint
             files.update({k: v.encode() for k, v in render_complaints(templates, context, redactor).items()})
             files["README.txt"] = render_readme(templates, context, redactor).encode()
 
@@ -279,6 +293,7 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                                       "message_flags": [f.row.id for f in case.message_flags if not f.pending],
                                       "pending_message_flags": [f.row.id for f in case.message_flags if f.pending],
                                       "message_left_out": case.message_left_out,
+                                      "signer": key.fingerprint,
                                       "files": {name: h.sha256 for name, h in sorted(content.items())}})
             events, rechained = redact_custody(store.custody_events(), redactor) if redactor else (
                 store.custody_events(), False)
@@ -302,10 +317,14 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                           "message_flags": {"accepted": sum(not f.pending for f in case.message_flags),
                                             "pending_included": sum(f.pending for f in case.message_flags),
                                             "left_out": case.message_left_out},
-                          "annotated": annotated, "annotation_drawer": annotation_versions()})
+                          "annotated": annotated, "annotation_drawer": annotation_versions()},
+                signer=key.signer(), custody={"events": len(events), "head": events[-1].hash})
             files[MANIFEST] = manifest_text(manifest).encode()
+            files[SIGNATURE] = key.sign(files[MANIFEST])
             sums = {name: h.sha256 for name, h in content.items()}
             sums[MANIFEST] = hashlib.sha256(files[MANIFEST]).hexdigest()
+            sums[SIGNATURE] = hashlib.sha256(files[SIGNATURE]).hexdigest()
+            code = pack_code(sums[MANIFEST], key.fingerprint)
             files[SUMS] = sums_text(sums).encode()
 
             partial = out.with_name(f".{out.name}.partial")
@@ -325,9 +344,10 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
         zip_sha = sha256_file(out)
         size = out.stat().st_size
         store.add_custody(actor, "export_written", f"pack:{out.name}", sha256=zip_sha,
-                          detail={"path": str(out), "size": size, "manifest_sha256": sums[MANIFEST]})
+                          detail={"path": str(out), "size": size, "manifest_sha256": sums[MANIFEST],
+                                  "signer": key.fingerprint, "code": code})
     return ExportResult(out, zip_sha, size, len(case.calls), len(case.flags), sum(f.pending for f in case.flags),
                         len(excerpts), case.left_out, bool(redactor), redactor.masked if redactor else 0, warnings,
                         len(case.message_files), len(case.message_flags), sum(f.pending for f in case.message_flags),
-                        len(annotated))
+                        len(annotated), sums[MANIFEST], key.fingerprint, code, key.path, key.created)
 
