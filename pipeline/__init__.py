@@ -11,4 +11,9 @@ import os
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
+# One transcript per recording on any x86-64-v3 CPU: choose the libraries' code paths before they load.
+from pipeline.determinism import pin_cpu_paths  # noqa: E402
+
+pin_cpu_paths()
+
 __version__ = "0.1.0"

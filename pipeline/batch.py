@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.asr.base import Engine
-from pipeline.asr.factory import model_fingerprint
+from pipeline.asr.factory import compute_fingerprint, model_fingerprint
 from pipeline.audio import AudioInfo, decode, probe, sha256_file
 from pipeline.callrules import CallRuleOptions, call_log_flags
 from pipeline.calls import apply_overrides, call_metadata, load_overrides
 from pipeline.contacts_reached import person_from_path
+from pipeline.detect import Detector
 from pipeline.discover import Discovery
 from pipeline.errors import InputError
 from pipeline.rules import RuleEngine
@@ -64,10 +65,12 @@ def auto_workers() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def options_hash(model_fingerprint: str, config: TranscribeConfig, settings: RunSettings) -> str:
-    """What decides whether a stored transcript can be reused: engine, weights, every option."""
+def options_hash(model_fingerprint: str, config: TranscribeConfig, settings: RunSettings,
+                 compute: dict[str, Any] | None = None) -> str:
+    """What decides whether a stored transcript can be reused: engine, weights, every option, compute path."""
     key = {
         "model": model_fingerprint,
+        "compute": compute or {},
         "decode": asdict(config.options),
         "block_seconds": config.block_seconds,
         "channel_mode": config.channel_mode,
@@ -101,14 +104,16 @@ COLLECTOR_CATEGORIES = {
 }  # fmt: skip
 
 
-def label_speakers(segments: list, rules: RuleEngine, *, direction: str | None,
+def label_speakers(segments: list, rules: RuleEngine | Detector, *, direction: str | None,
                    override: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
-    """Speaker → role, from who triggers collection rules, call direction and reviewer overrides."""
+    """Speaker → role, from who triggers collection flags (both tiers), call direction and reviewer overrides."""
     from pipeline.speakers import assign_roles
 
     speakers = {s.speaker for s in segments if s.speaker}
     if not speakers:
         return {}, {}
+    if isinstance(rules, Detector):
+        rules.prepare([s.text for s in segments])
     hits: dict[str, int] = {spk: 0 for spk in speakers}
     for seg in segments:
         if seg.speaker:
@@ -117,7 +122,7 @@ def label_speakers(segments: list, rules: RuleEngine, *, direction: str | None,
     return roles, {"collector_hits": hits, "direction": direction, "override": override}
 
 
-def flag_and_store(store: CaseStore, call_id: str, transcript: Transcript, rules: RuleEngine,
+def flag_and_store(store: CaseStore, call_id: str, transcript: Transcript, rules: RuleEngine | Detector,
                    direction: str | None, opts_hash: str | None) -> int:
     """Roles, flags, and one transaction that stores transcript + flags together."""
     overrides = {s.speaker: s.role for s in store.speakers(call_id) if s.role_source == "override"}
@@ -132,7 +137,7 @@ def flag_and_store(store: CaseStore, call_id: str, transcript: Transcript, rules
     return len(flags)
 
 
-def reflag_stored(store: CaseStore, call_id: str, rules: RuleEngine, direction: str | None) -> int:
+def reflag_stored(store: CaseStore, call_id: str, rules: RuleEngine | Detector, direction: str | None) -> int:
     transcript = store.load_transcript(call_id)
     return flag_and_store(store, call_id, transcript, rules, direction, None)
 
@@ -227,7 +232,7 @@ def run_batch(
     engine_kwargs: dict[str, Any],
     config: TranscribeConfig,
     settings: RunSettings,
-    rules: RuleEngine,
+    rules: RuleEngine | Detector,
     events: RunEvents,
 ) -> RunReport:
     report = RunReport(skipped_files=[(str(p), why) for p, why in discovery.skipped])
@@ -248,7 +253,7 @@ def run_batch(
         todo.append((path, info, sha, row))
 
     events.planned(len(todo), sum(info.duration for _, info, _, _ in todo))
-    opts_hash = options_hash(model_fingerprint(**engine_kwargs), config, settings)
+    opts_hash = options_hash(model_fingerprint(**engine_kwargs), config, settings, compute_fingerprint(**engine_kwargs))
     pending: list[tuple[Path, AudioInfo, str, Any]] = []
     for path, info, sha, row in todo:
         if row.status == "done" and row.options_hash == opts_hash:

@@ -112,7 +112,8 @@ def transcribe_file(
         if progress:
             progress(offset + block.shape[1] / SAMPLE_RATE)
     segments = _merge_by_time(per_channel)
-    options = {**asdict(config.options), "channel_mode": "split" if split else "mix", "block_seconds": config.block_seconds}
+    options = {**asdict(config.options), "channel_mode": "split" if split else "mix", "block_seconds": config.block_seconds,
+               "compute": dict(getattr(engine, "compute", {}))}
     transcript = Transcript(
         source=SourceInfo(
             path=str(path),

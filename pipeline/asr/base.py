@@ -71,6 +71,8 @@ class Engine(Protocol):
 
     name: str
     model: ModelInfo
+    # what besides model and options decides the text: backend, ISA, seed, threads (pipeline.determinism)
+    compute: dict
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
         """Transcribe float32 mono 16 kHz audio; yield segments in time order (seconds from audio start)."""

@@ -56,3 +56,18 @@ def model_fingerprint(engine: str, *, model: str | None = None, model_dir: Path 
     path = resolve_model_dir(model, model_dir)
     sha = model_dir_hash(bundled_model_dir()) if path is None else model_dir_hash(path)
     return f"{engine}:{sha}"
+
+
+def compute_fingerprint(engine: str, *, device: str = "auto", **_: object) -> dict[str, object]:
+    """The compute path the engine would decode on (backend, ISA, seed), without loading it."""
+    from pipeline.determinism import compute_record, reuse_key
+
+    if engine == "openai-whisper":
+        from pipeline.asr.openai_engine import pick_torch_device
+
+        chosen = pick_torch_device(device)
+        return reuse_key(compute_record(chosen, "float16" if chosen == "cuda" else "float32"))
+    from pipeline.asr.faster_engine import pick_device
+
+    chosen = pick_device(device)
+    return reuse_key(compute_record(chosen, "int8" if chosen == "cpu" else "float16"))

@@ -11,6 +11,7 @@ import numpy as np
 
 from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
 from pipeline.asr.models import resolve_ct2_model
+from pipeline.determinism import SAMPLING_SEED, compute_record
 from pipeline.transcript import ModelInfo
 
 TAIL_SECONDS = 0.3
@@ -75,6 +76,26 @@ def _trimming_model_class() -> type:
     return TrimmingWhisperModel
 
 
+class _SamplingWatch:
+    """The CTranslate2 model, noting whether a decode drew random samples (temperature fallback).
+
+    CTranslate2 seeds its generator once per decoding thread, so after one sampled window every
+    later window would depend on what was decoded before it (other files, other workers).
+    """
+
+    def __init__(self, model: object) -> None:
+        self._model = model
+        self.sampled = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._model, name)
+
+    def generate(self, *args: object, **kwargs: object) -> object:
+        if kwargs.get("sampling_topk", 1) != 1:  # faster-whisper samples with topk 0 at temperature > 0
+            self.sampled = True
+        return self._model.generate(*args, **kwargs)
+
+
 class FasterWhisperEngine:
     name = "faster-whisper"
 
@@ -92,15 +113,38 @@ class FasterWhisperEngine:
         # Weights are fp16; on CPU float16 is refused and "default" means slow fp32: int8 is the fast path.
         self.compute_type = compute_type or ("int8" if self.device == "cpu" else "float16")
         self.model = ModelInfo(name=entry.name, sha256=entry.sha256, engine=self.name, path=str(entry.path))
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.compute = {**compute_record(self.device, self.compute_type), "threads": self.threads}
+        import ctranslate2
+
+        ctranslate2.set_random_seed(SAMPLING_SEED)
         self._model = _trimming_model_class()(
             str(entry.path),
             device=self.device,
             compute_type=self.compute_type,
-            cpu_threads=threads or min(4, os.cpu_count() or 1),
+            cpu_threads=self.threads,
             local_files_only=True,
         )
+        self._model.model = _SamplingWatch(self._model.model)
+        self._path = str(entry.path)
+
+    def _fresh_generator(self) -> None:
+        """Reload the CTranslate2 model (new threads, so a generator seeded anew) after sampling."""
+        import ctranslate2
+
+        ctranslate2.set_random_seed(SAMPLING_SEED)
+        old = self._model.model
+        self._model.model = _SamplingWatch(ctranslate2.models.Whisper(
+            self._path, device=self.device, compute_type=self.compute_type,
+            intra_threads=self.threads, inter_threads=1,
+        ))
+        del old
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
+        # Every call (a block of a recording, or one channel of it) starts from the same sampler
+        # state, so its text does not depend on what this engine decoded before.
+        if self._model.model.sampled:
+            self._fresh_generator()
         speech_end = last_speech_end(audio) if options.vad else None
         self._model.pad_seconds = options.encoder_pad_seconds
         self._model.min_seconds = options.encoder_min_seconds

@@ -30,6 +30,7 @@ from filelock import FileLock
 from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
 from pipeline.asr.ct2_convert import CONVERTER_VERSION, convert_ct2_to_openai, load_converted
 from pipeline.asr.models import BUNDLED_NAME, bundled_model_dir, cache_root, model_dir_hash, sha256_of
+from pipeline.determinism import SAMPLING_SEED, compute_record
 from pipeline.errors import ConfigError
 from pipeline.transcript import ModelInfo
 
@@ -219,8 +220,11 @@ class OpenAIWhisperEngine:
 
     def __init__(self, model_path: Path | None = None, *, device: str = "auto", threads: int = 0) -> None:
         self.device = pick_torch_device(device)
+        self.threads = threads or min(4, os.cpu_count() or 1)
         if self.device == "cpu":
-            torch.set_num_threads(threads or min(4, os.cpu_count() or 1))
+            torch.set_num_threads(self.threads)
+        self.compute = {**compute_record(self.device, "float16" if self.device == "cuda" else "float32"),
+                        "threads": self.threads}
         checkpoint = resolve_checkpoint(model_path)
         self.model = ModelInfo(
             name=checkpoint.name, sha256=checkpoint.sha256, engine=self.name, path=str(checkpoint.path)
@@ -244,6 +248,7 @@ class OpenAIWhisperEngine:
         if audio.size == 0:
             return
         kwargs = transcribe_kwargs(options, self.device == "cuda")
+        torch.manual_seed(SAMPLING_SEED)  # temperature fallback samples: same draws for the same audio
         if options.no_speech_threshold is not None and options.log_prob_threshold is not None:
             with skip_short_tail_windows(self._model, MIN_TAIL_SECONDS):
                 result = whisper.transcribe(self._model, audio, **kwargs)
