@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.rules import gates
 from pipeline.rules.flag import SPEAKER_UNCONFIRMED_ZH, Flag, merge_flags
-from pipeline.rules.fuzzy import FuzzyMark, FuzzyNormalizer
+from pipeline.rules.fuzzy import NEAR, FuzzyMark, FuzzyNormalizer
 from pipeline.rules.matcher import Hit, RuleMatcher
 from pipeline.rules.pack import Category, Rule, RulePack
 from pipeline.transcript import Segment
@@ -26,6 +26,15 @@ def _alternation(words: Iterable[str]) -> re.Pattern[str] | None:
 def _union(patterns: Iterable[str]) -> re.Pattern[str] | None:
     patterns = list(patterns)
     return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def _fuzzy_term(mark: FuzzyMark) -> dict[str, Any]:
+    """A rewritten span as the explanation records it; near matches list their near syllables."""
+    entry: dict[str, Any] = {"heard": mark.heard, "term": mark.term, "start": mark.start, "end": mark.end, "kind": mark.kind}
+    if mark.kind == NEAR:
+        entry["distance"] = mark.distance
+        entry["syllables"] = [n.as_dict() for n in mark.near]
+    return entry
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class RuleEngine:
         self.categories: dict[str, Category] = {code: c for p in packs for code, c in p.categories.items()}
         self.rules: list[Rule] = [rule for p in packs for rule in p.rules]
         self._compiled = [self._compile(rule) for rule in self.rules]
-        self._fuzzy = FuzzyNormalizer([term for p in packs for term in p.fuzzy])
+        self._fuzzy = FuzzyNormalizer([term for p in packs for term in p.fuzzy], self.settings.near_max_distance)
         self._matcher = RuleMatcher(self.rules)
 
     @property
@@ -139,12 +148,10 @@ class RuleEngine:
         score = rule.score + self.settings.context_boost * min(len(context), _MAX_CONTEXT_BOOSTS)
         fuzzy_terms = []
         if text[hit.start : hit.end] != shadow[hit.start : hit.end]:
-            fuzzy_terms = [
-                {"heard": m.heard, "term": m.term, "start": m.start, "end": m.end}
-                for m in marks
-                if m.start < hit.end and m.end > hit.start
-            ]
-        if fuzzy_terms:
+            fuzzy_terms = [_fuzzy_term(m) for m in marks if m.start < hit.end and m.end > hit.start]
+        if any(t["kind"] == NEAR for t in fuzzy_terms):
+            score -= self.settings.near_fuzzy_penalty
+        elif fuzzy_terms:
             score -= self.settings.fuzzy_penalty
         score = round(min(score, 1.0), 2)
         if score < self.settings.min_score:

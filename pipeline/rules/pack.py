@@ -25,6 +25,8 @@ class Settings:
     context_window: int = 24
     context_boost: float = 0.1
     fuzzy_penalty: float = 0.2
+    near_fuzzy_penalty: float = 0.3
+    near_max_distance: float = 0.6
     negation_window: int = 8
     min_score: float = 0.3
 
@@ -67,6 +69,7 @@ class FuzzyTerm:
     term: str
     exclude: tuple[str, ...] = ()
     before: str | None = None
+    near: float | None = None  # this term's maximum near-homophone distance (0: homophones only)
     line: int = 0
 
 

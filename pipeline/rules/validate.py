@@ -19,9 +19,10 @@ RULE_KEYS = {
     "id", "category", "description", "severity", "score", "phrases", "tokens", "regex", "triggers",
     "context", "requires", "exclude", "exclude_sentence", "escalate", "gates",
 }
-FUZZY_KEYS = {"term", "exclude", "before"}
+FUZZY_KEYS = {"term", "exclude", "before", "near"}
 SETTINGS_TYPES: dict[str, type] = {
-    "context_window": int, "context_boost": float, "fuzzy_penalty": float, "negation_window": int, "min_score": float,
+    "context_window": int, "context_boost": float, "fuzzy_penalty": float, "near_fuzzy_penalty": float,
+    "near_max_distance": float, "negation_window": int, "min_score": float,
 }
 CATEGORY_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -329,7 +330,12 @@ def _validate_fuzzy(res: ValidationResult, data: LineMap) -> None:
             res.error(line, f"两字 fuzzy 词 {term} 需要 before（前文条件）以免误报", "two-character fuzzy terms need `before`")
         if before is not None:
             _regex(res, str(before), line, f"fuzzy {term} 的 before")
-        res.fuzzy.append({"term": term, "exclude": _strings(res, node, "exclude"), "before": before, "line": line})
+        near = node.get("near")
+        if near is not None and (isinstance(near, bool) or not isinstance(near, int | float) or near < 0):
+            res.error(line, f"fuzzy 词 {term} 的 near 应为不小于 0 的数字", "fuzzy `near` must be a number >= 0")
+            near = None
+        res.fuzzy.append({"term": term, "exclude": _strings(res, node, "exclude"), "before": before,
+                          "near": None if near is None else float(near), "line": line})
 
 
 def validate_pack(data: Any, base: tuple[RulePack, ...] | list[RulePack] = ()) -> ValidationResult:
