@@ -177,18 +177,26 @@ def parse_chat_text(path: Path, me: Iterable[str] = (), me_source: str = "user")
         if when is None:
             problems.append(Problem(i + 1, f"时间无法识别 {m['time']!r}（消息已保留）", f"bad time {m['time']!r} (message kept)", 0))
     close()
-    senders = {m.sender for m in messages if m.sender}
-    group = is_group(lines[:first], counterpart, senders)
+    meta = assign_directions(messages, owners, counterpart, is_group(lines[:first], counterpart, _senders(messages)),
+                             me_source)
+    return ParsedFile("chat_text", "chat", messages, problems, meta={"shape": shape, **meta})
+
+
+def _senders(messages: list[Message]) -> set[str]:
+    return {m.sender for m in messages if m.sender}
+
+
+def assign_directions(messages: list[Message], owners: set[str], counterpart: str | None, group: bool,
+                      me_source: str = "user") -> dict:
+    """Direction, counterpart and number of each message from its sender; the file's meta (with notices)."""
     notices: list[str] = []
     if group:
         _group_directions(messages, owners)
         notices.append(_group_notice(counterpart, owners, me_source, messages))
     else:
         _private_directions(messages, owners, counterpart)
-    return ParsedFile("chat_text", "chat", messages, problems,
-                      meta={"shape": shape, "senders": sorted(senders), "counterpart": counterpart,
-                            "me": sorted(owners), "group": group, "me_source": me_source if owners else None,
-                            "notices": notices})
+    return {"senders": sorted(_senders(messages)), "counterpart": counterpart, "me": sorted(owners), "group": group,
+            "me_source": me_source if owners else None, "notices": notices}
 
 
 def _private_directions(messages: list[Message], owners: set[str], counterpart: str | None) -> None:

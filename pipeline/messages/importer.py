@@ -34,7 +34,9 @@ from pipeline.messages.ocr import (
 )
 from pipeline.messages.owner import describe as describe_owner_source
 from pipeline.messages.owner import owner_from_private_chats
+from pipeline.messages.qq_mht import looks_like_qq_mht, parse_qq_mht
 from pipeline.messages.sms_csv import is_sms_header, parse_sms_csv, read_text
+from pipeline.messages.sms_db import SQLITE_MAGIC, parse_sms_db, sms_db_kind
 from pipeline.messages.sms_xml import looks_like_sms_xml, parse_sms_xml
 from pipeline.messages.times import parse_datetime
 from pipeline.msgrules import MessageRuleOptions, flag_message_text, message_log_flags
@@ -48,10 +50,23 @@ _OVERRIDE_COLUMNS = {
     "contact_name": ("contact_name", "联系人", "对方"), "time": ("time", "截图时间", "时间"), "note": ("note", "备注"),
 }
 _TEXT_SUFFIXES = {".txt", ".csv", ".xml"}
+_DB_SUFFIXES = {".db", ".sqlite", ".sqlitedb", ".sqlite3"}
+
+
+def unsupported_export(path: Path, head: bytes) -> tuple[str, str] | None:
+    """(Chinese, English) reason for a chat export of an app callproof does not read (Telegram), else None."""
+    suffix = path.suffix.lower()
+    telegram = (suffix == ".json" and b'"messages"' in head and (b'"personal_chat"' in head or b'"chats"' in head
+                or b'"private_supergroup"' in head or b'"private_group"' in head or b'"saved_messages"' in head)) or \
+               (suffix == ".html" and b"page_header" in head and b"Exported Data" in head)
+    if telegram:
+        return ("Telegram 导出的聊天记录暂不支持；请改用截图，或整理成“[2024-01-15 22:31:05] 张三：内容”格式的 TXT",
+                "a Telegram export: not supported")
+    return None
 
 
 def detect_format(path: Path) -> str | None:
-    """sms_xml | sms_csv | chat_text | screenshot | overrides (a per-file messages.csv) | None."""
+    """sms_xml | sms_csv | sms_db | chat_text | qq_mht | screenshot | overrides (a per-file messages.csv) | None."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
@@ -61,6 +76,14 @@ def detect_format(path: Path) -> str | None:
         return "screenshot"
     if looks_like_sms_xml(head):
         return "sms_xml"
+    if head.startswith(SQLITE_MAGIC) and sms_db_kind(path):
+        return "sms_db"
+    if path.suffix.lower() in _DB_SUFFIXES:  # not SQLite, or no SMS table: parsing says why
+        return "sms_db"
+    if path.suffix.lower() in (".mht", ".mhtml"):
+        return "qq_mht" if looks_like_qq_mht(head) else None
+    if unsupported_export(path, head):
+        return "unsupported"
     if path.suffix.lower() not in _TEXT_SUFFIXES:
         return None
     try:
@@ -138,6 +161,12 @@ def parse_message_file(path: Path, *, me: tuple[str, ...] = (), reader: Screensh
         return parse_sms_xml(path)
     if kind == "sms_csv":
         return parse_sms_csv(path)
+    if kind == "sms_db":
+        return parse_sms_db(path)
+    if kind == "qq_mht":
+        return parse_qq_mht(path, me=me)
+    if kind == "unsupported" and (reason := unsupported_export(path, Path(path).read_bytes()[:4096])):
+        raise InputError(path, *reason)
     if kind == "chat_text":
         parsed = parse_chat_text(path, me=me)
         if parsed.meta.get("group") and not me:  # whose group export? the private chats beside it tell
@@ -147,8 +176,8 @@ def parse_message_file(path: Path, *, me: tuple[str, ...] = (), reader: Screensh
         return parsed
     if kind == "screenshot":
         return parse_screenshot(path, reader)
-    raise InputError(path, "不是可识别的消息文件（短信备份 XML/CSV、聊天记录 TXT、截图 PNG/JPG/HEIC）",
-                     "not a recognised message file (SMS backup XML/CSV, chat text export, screenshot image)")
+    raise InputError(path, "不是可识别的消息文件（短信备份 XML/CSV/数据库、聊天记录 TXT/MHT、截图 PNG/JPG/HEIC）",
+                     "not a recognised message file (SMS backup XML/CSV/database, chat export, screenshot image)")
 
 
 def parser_key(fmt: str) -> str:
@@ -205,7 +234,10 @@ def _apply_row(parsed: ParsedFile, row: dict[str, str]) -> None:
 
 def _flag_file(store: Any, source_id: str, rules: RuleEngine, is_screenshot: bool) -> tuple[int, list]:
     flags, boxes = [], []
-    for message in store.messages(source_id):
+    messages = list(store.messages(source_id))
+    if hasattr(rules, "prepare"):  # the model tier embeds all messages of the file in one batch
+        rules.prepare([m.text for m in messages])
+    for message in messages:
         for flag in flag_message_text(message, rules):
             lines = [message.ocr[i] for i, (s, e) in enumerate(message.meta.get("line_spans", []))
                      if s < flag.end and e > flag.start] if is_screenshot else []
@@ -218,7 +250,7 @@ def _flag_file(store: Any, source_id: str, rules: RuleEngine, is_screenshot: boo
 
 def _owner_changed(record: Any, path: Path, me: tuple[str, ...]) -> bool:
     """A group chat export read before: would its owner be different now (given, or private chats added)?"""
-    if not record.meta.get("group"):
+    if not record.meta.get("group") or record.format != "chat_text":
         return False
     now = set(me) if me else owner_from_private_chats(path)[0]
     return sorted(now) != sorted(record.meta.get("me") or [])

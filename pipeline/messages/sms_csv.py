@@ -65,7 +65,7 @@ _NOTICE_WORDS = {"notification", "system", "系统消息", "通知"}
 _ALIASES = {alias.lower(): key for key, names in COLUMNS.items() for alias in names}
 NEEDED_ZH = "内容列（body/text/内容）以及号码（address/号码）、时间（date/时间）或收发方向（type/类型）列之一"
 _WECHAT_TYPES = {"3": "图片", "34": "语音", "43": "视频", "47": "表情", "48": "位置", "49": "链接/文件/小程序",
-                 "50": "语音/视频通话", "10000": "系统消息", "10002": "撤回通知"}
+                 "50": "语音/视频通话", "10000": "系统", "10002": "撤回通知"}
 
 
 def read_text(path: Path) -> str:
@@ -170,6 +170,8 @@ def parse_sms_csv(path: Path) -> ParsedFile:
                 continue
         number, raw_number, email = _other_side(row.get("number"))
         contact = row.get("contact_name") or email or None
+        if contact and number and canonical_number(contact) == number:  # PhoneView repeats the number as the name
+            contact = None
         message = Message(
             index=len(messages), kind="chat" if wechat else "sms", direction=direction, text=row.get("text", ""),
             number=number, number_raw=raw_number, contact_name=contact,
