@@ -186,6 +186,14 @@ def _call_table(calls: list[Mapping[str, Any]], flags: list[Mapping[str, Any]]) 
             f'<th>标记（未排除）</th><th>转写</th></tr>{"".join(rows)}</table>')
 
 
+def _unplaced(imported: int, items: list[Mapping[str, Any]] | None) -> str:
+    """Why imported messages are missing from the timeline (none from a call's number, none flagged)."""
+    if not imported or items:
+        return ""
+    return (f'<p class="muted">已导入 {imported} 条消息，但没有一条来自通话中的号码或被自动标记，所以不在时间轴上；'
+            '逐条查看见下方“短信、聊天记录和截图”。</p>')
+
+
 def render_case_index(calls: list[Mapping[str, Any]], flags: list[Mapping[str, Any]], *, title: str = "",
                       messages: IndexMessages | None = None) -> str:
     """The case overview page.
@@ -201,14 +209,16 @@ def render_case_index(calls: list[Mapping[str, Any]], flags: list[Mapping[str, A
     total_flags = sum(1 for f in all_flags if f.get("status") != "rejected")
     pending = sum(1 for f in all_flags if (f.get("status") or "pending") == "pending")
     heading = title or "案件总览"
-    texts = (f"，{len(messages.files)} 个消息文件（其中 {len(messages.items)} 条是对方的来信）"
-             if messages.files else "")
+    imported = sum(f.get("total", 0) for f in messages.files)
+    texts = (f"，{len(messages.files)} 个消息文件共导入 {imported} 条消息（收到 "
+             f"{sum(f.get('received', 0) for f in messages.files)} 条，发出 {sum(f.get('sent', 0) for f in messages.files)} 条；"
+             f"其中 {len(messages.items)} 条是涉案号码的来信）" if messages.files else "")
     numbers = {c.get("number") for c in calls} | {m.get("party") for m in messages.items}
     summary = (f"共 {len(calls)} 通电话{texts}，{len(numbers)} 个对方号码，"
                f"自动标记 {len(all_flags)} 处（未排除 {total_flags} 处，待复核 {pending} 处）。")
     items = messages.items or None
     sections = [
-        f"<section><h2>{'通话与消息' if items else '通话'}时间轴（按日期和钟点）</h2>"
+        f"<section><h2>{'通话与消息' if items else '通话'}时间轴（按日期和钟点）</h2>{_unplaced(imported, items)}"
         f"{timeline_svg(list(calls), flagged, items)}</section>",
         f"<section><h2>按类别统计的标记</h2>{_category_table(all_flags)}</section>",
         f"<section><h2>按对方号码统计</h2>{_number_table(list(calls), flagged, items)}</section>",

@@ -75,6 +75,8 @@ def collect_index_messages(case_dir: Path, store: Any, call_numbers: list[str | 
                 "sent": sum(m.direction == "sent" for m in mine),
                 "categories": Counter(f.category for f in live if f.source_id == source.id),
                 "pending": sum(f.status == "pending" for f in flags if f.source_id == source.id),
+                "skipped": sum(int(p.get("skipped", 1)) for p in source.problems or []),
+                "notices": list((source.meta or {}).get("notices") or []),
                 "href": page.relative_to(case_dir).as_posix() if page.is_file() else None})
     if sources or named_calls:
         rows = contacts_reached(store)
@@ -97,7 +99,11 @@ def message_files_table(files: list[dict[str, Any]]) -> str:
             counts, chips = "—", f'<span class="muted">读取失败：{escape(f.get("error") or "")}</span>'
         else:
             counts = f"{f['total']}（收到 {f['received']}，发出 {f['sent']}）"
+            if f.get("skipped"):
+                counts += f"；跳过 {f['skipped']}"
             chips = _chips(f["categories"])
+            if f.get("notices"):
+                chips += "".join(f'<br><span class="muted">{escape(n)}</span>' for n in f["notices"])
         link = f'<a href="{escape(f["href"])}">查看消息</a>' if f.get("href") else '<span class="muted">—</span>'
         rows.append(f'<tr><td class="num">{i}</td><td>{escape(f["name"])}</td><td>{escape(kind)}</td>'
                     f'<td>{escape(f.get("received_by") or "未注明")}</td><td>{escape(counts)}</td><td>{chips}</td>'

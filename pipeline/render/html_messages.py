@@ -123,6 +123,8 @@ def render_message_page(source: Any, messages: list[Any], flags: list[Any], *, o
     notice = OCR_NOTICE if is_shot else TEXT_NOTICE
     problems = "".join(f"<li>{escape(_problem(p))}</li>" for p in source.problems or [])
     problems_html = f"<h2>未能读取的条目（其余已读取）</h2><ul class=\"problems\">{problems}</ul>" if problems else ""
+    notices = "".join(f"<li>{escape(n)}</li>" for n in (getattr(source, "meta", None) or {}).get("notices") or [])
+    problems_html += f"<h2>读取说明</h2><ul class=\"notices\">{notices}</ul>" if notices else ""
     legend: dict[str, tuple[FlagView, int]] = {}
     for _, _, v in views:
         legend[v.category] = (v, legend.get(v.category, (v, 0))[1] + 1)

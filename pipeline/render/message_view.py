@@ -17,7 +17,7 @@ from pipeline.render.flag_view import FlagView, flag_runs
 
 KIND_LABELS = {"sms": "短信", "chat": "聊天记录", "screenshot": "截图"}
 FORMAT_LABELS = {"sms_xml": "短信备份（XML）", "sms_csv": "短信表格（CSV）", "chat_text": "聊天记录导出（TXT）",
-                 "screenshot": "截图"}
+                 "screenshot": "截图", "sms_db": "短信数据库（SQLite）", "qq_mht": "QQ 聊天记录（MHT）"}
 DIRECTION_LABELS = {"received": "收到", "sent": "发出"}
 TIME_SOURCE_LABELS = {"epoch": "短信记录的时间戳", "export": "聊天记录导出的时间", "screenshot": "截图上显示的时间",
                       "user": "用户填写"}
