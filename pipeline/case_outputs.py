@@ -28,7 +28,8 @@ def flag_entry(flag: Any) -> dict[str, Any]:
     return data
 
 
-def write_call_outputs(store: CaseStore, case_dir: Path, call_id: str, formats: tuple[str, ...], rule_packs: list[dict]) -> Path:
+def write_call_outputs(store: CaseStore, case_dir: Path, call_id: str, formats: tuple[str, ...], rule_packs: list[dict],
+                       detector: dict | None = None) -> Path:
     out = call_dir(case_dir, call_id)
     out.mkdir(parents=True, exist_ok=True)
     transcript = store.load_transcript(call_id)
@@ -42,6 +43,7 @@ def write_call_outputs(store: CaseStore, case_dir: Path, call_id: str, formats: 
         "tool_version": __version__,
         "model": {"engine": call.engine, "name": call.model_name, "sha256": call.model_sha256},
         "rule_packs": rule_packs,
+        **({"detector": detector} if detector else {}),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "flags": flags,
     }

@@ -9,12 +9,12 @@ import click
 from rich.console import Console
 
 from pipeline.commands.common import exclusive_case, parse_window
+from pipeline.commands.detect_opts import build_detector, detect_options
 from pipeline.errors import ConfigError, InputError
 from pipeline.messages.importer import import_messages
 from pipeline.messages.summary import print_message_summary
 from pipeline.msgrules import MessageRuleOptions
 from pipeline.render.html_case import INDEX_NAME, write_case_html
-from pipeline.rules import load_engine as load_rules
 from pipeline.store.messages import open_store
 
 
@@ -30,18 +30,20 @@ from pipeline.store.messages import open_store
               help="EXCESS_FREQ: messages a day from one number.")
 @click.option("--all-numbers", is_flag=True,
               help="Apply OFF_HOURS/EXCESS_FREQ to every number, not only numbers already suspected.")
+@detect_options
 def add_messages_command(case_dir: Path, files: tuple[Path, ...], received_by: str | None, me: tuple[str, ...],
                          rule_packs: tuple[Path, ...], off_hours: str, max_messages_per_day: int,
-                         all_numbers: bool) -> None:
+                         all_numbers: bool, detect: str, examples: tuple[Path, ...]) -> None:
     """Add SMS backups, chat text exports or screenshots to a case (导入短信/聊天记录/截图)."""
     console = Console(stderr=True)
     try:
         start, end = parse_window(off_hours)
         options = MessageRuleOptions(off_hours_start=start, off_hours_end=end,
                                      max_messages_per_day=max_messages_per_day, only_suspect_numbers=not all_numbers)
-        rules = load_rules(list(rule_packs))
+        rules = build_detector(detect, rule_packs, examples)
     except (ConfigError, ValueError) as exc:
-        console.print(f"[red]错误[/red] {exc}")
+        for line in exc.lines() if hasattr(exc, "lines") else [str(exc)]:
+            console.print(f"[red]错误[/red] {line}")
         sys.exit(2)
     try:
         with exclusive_case(case_dir), open_store(case_dir) as store, console.status("正在读取消息…"):

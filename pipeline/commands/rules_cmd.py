@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -14,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline import __version__
+from pipeline.commands.detect_opts import build_detector, detect_options
+from pipeline.detect import Detector
 from pipeline.errors import ConfigError, InputError
 from pipeline.rules import DEFAULT_PACK, PackError, RuleEngine, load_engine, load_pack
 from pipeline.transcript import Transcript
@@ -28,7 +31,7 @@ rules_option = click.option(
 
 
 def _fail(console: Console, exc: Exception, code: int) -> None:
-    lines = exc.lines() if isinstance(exc, PackError) else [str(exc)]
+    lines = exc.lines() if hasattr(exc, "lines") else [str(exc)]
     for line in lines:
         click.echo(f"错误 {line}", err=True)
     sys.exit(code)
@@ -37,6 +40,14 @@ def _fail(console: Console, exc: Exception, code: int) -> None:
 def _engine(console: Console, extra_packs: tuple[Path, ...]) -> RuleEngine:
     try:
         return load_engine(extra_packs)
+    except ConfigError as exc:
+        _fail(console, exc, 2)
+        raise  # unreachable
+
+
+def _detector(console: Console, detect: str, extra_packs: tuple[Path, ...], examples: tuple[Path, ...]) -> Detector:
+    try:
+        return build_detector(detect, extra_packs, examples)
     except ConfigError as exc:
         _fail(console, exc, 2)
         raise  # unreachable
@@ -65,11 +76,34 @@ def rules_list(extra_packs: tuple[Path, ...]) -> None:
     click.echo(f"共 {len(engine.categories)} 个类别，{len(engine.rules)} 条规则。")
 
 
+def _is_examples_file(file: Path) -> bool:
+    """An examples YAML maps category codes (or NEG) to sentence lists; a rule pack has name/rules/…."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and bool(data) and all(isinstance(k, str) and k.isupper() for k in data)
+
+
 @rules_group.command("check")
 @click.argument("file", type=click.Path(path_type=Path))
 def rules_check(file: Path) -> None:
-    """Validate a rule pack; errors are reported with line numbers (校验规则包)."""
+    """Validate a rule pack or an --examples file; errors are reported with line numbers (校验规则包/例句文件)."""
     console = Console(stderr=True)
+    if _is_examples_file(file):
+        from pipeline.detect.examples import ExamplesError, load_examples
+
+        try:
+            examples = load_examples(file, frozenset(load_pack(DEFAULT_PACK).categories))
+        except ExamplesError as exc:
+            _fail(console, exc, 2)
+            return
+        counts = Counter(examples.labels)
+        click.echo(f"例句文件有效：{len(examples.texts)} 句（" + "，".join(f"{k} {v}" for k, v in counts.items())
+                   + f"）（sha256 {examples.sha256[:16]}…）")
+        return
     try:
         base = [] if file.resolve() == DEFAULT_PACK.resolve() else [load_pack(DEFAULT_PACK)]
         pack = load_pack(file, base=base)
@@ -80,6 +114,22 @@ def rules_check(file: Path) -> None:
         f"规则包有效：{pack.name} {pack.version}，{len(pack.categories)} 个类别，{len(pack.rules)} 条规则"
         f"（sha256 {pack.sha256[:16]}…）"
     )
+
+
+BATCH_LINES = 256
+
+
+def _batches(source: TextIO, size: int) -> Iterator[tuple[int, list[str]]]:
+    """(number of the first line, lines) in batches of ``size``, read lazily (stdin streams)."""
+    batch: list[str] = []
+    first = 1
+    for number, line in enumerate(source, start=1):
+        batch.append(line.rstrip("\r\n"))
+        if len(batch) == size:
+            yield first, batch
+            batch, first = [], number + 1
+    if batch:
+        yield first, batch
 
 
 def _open_input(file: str) -> TextIO:
@@ -94,25 +144,28 @@ def _open_input(file: str) -> TextIO:
 @click.command("flag-text")
 @click.argument("file", default="-")
 @rules_option
+@detect_options
 @click.option("--role", type=click.Choice(ROLE_CHOICES), default="collector", show_default=True,
               help="Who speaks every line (default: the collector).")
 @click.option("--explain", is_flag=True, help="Print full flags (legal basis, explanation) instead of the short form.")
 @click.option("--min-severity", type=click.IntRange(1, 3), default=1, show_default=True,
               help="Leave out flags below this severity (2 drops true-but-stern statements such as 上报征信).")
-def flag_text_command(file: str, extra_packs: tuple[Path, ...], role: str, explain: bool, min_severity: int) -> None:
+def flag_text_command(file: str, extra_packs: tuple[Path, ...], role: str, explain: bool, min_severity: int,
+                      detect: str, examples: tuple[Path, ...]) -> None:
     """Flag each line of FILE (or stdin): one JSON object per line (逐行标记文本)."""
     console = Console(stderr=True)
-    engine = _engine(console, extra_packs)
+    engine = _detector(console, detect, extra_packs, examples)
     who = None if role == "unknown" else role
     out = sys.stdout
     try:
         source = _open_input(file)
-        for number, line in enumerate(source, start=1):
-            text = line.rstrip("\r\n")
-            flags = [f for f in engine.flag_text(text, role=who) if f.severity >= min_severity]
-            record = {"line": number, "text": text,
-                      "flags": [f.to_dict() if explain else f.compact() for f in flags]}
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for first, batch in _batches(source, BATCH_LINES):
+            engine.prepare(batch)  # the model tier embeds a batch at once
+            for number, text in enumerate(batch, start=first):
+                flags = [f for f in engine.flag_text(text, role=who) if f.severity >= min_severity]
+                record = {"line": number, "text": text,
+                          "flags": [f.to_dict() if explain else f.compact() for f in flags]}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
     except UnicodeDecodeError:
         _fail(console, InputError(file, "不是 UTF-8 文本", "input is not UTF-8 text"), 1)
     except InputError as exc:
@@ -124,10 +177,12 @@ def flag_text_command(file: str, extra_packs: tuple[Path, ...], role: str, expla
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the flags JSON here (default: stdout).")
 @rules_option
-def flag_command(transcript: Path, output: Path | None, extra_packs: tuple[Path, ...]) -> None:
+@detect_options
+def flag_command(transcript: Path, output: Path | None, extra_packs: tuple[Path, ...], detect: str,
+                 examples: tuple[Path, ...]) -> None:
     """Flag a transcript JSON; flags carry segment, seconds, speaker (标记转写稿)."""
     console = Console(stderr=True)
-    engine = _engine(console, extra_packs)
+    engine = _detector(console, detect, extra_packs, examples)
     try:
         doc = _load_transcript(transcript)
     except InputError as exc:
@@ -141,6 +196,7 @@ def flag_command(transcript: Path, output: Path | None, extra_packs: tuple[Path,
         "transcript": str(transcript),
         "source": {"path": doc.source.path, "sha256": doc.source.sha256},
         "rule_packs": engine.pack_info,
+        "detector": engine.info(),
         "flags": [f.to_dict() for f in flags],
     }
     payload = json.dumps(result, ensure_ascii=False, indent=1)

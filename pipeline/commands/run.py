@@ -18,6 +18,7 @@ from pipeline.batch import CallOutcome, RunEvents, RunSettings, apply_call_rules
 from pipeline.callrules import CallRuleOptions
 from pipeline.case_outputs import build_summary, write_call_outputs, write_summary
 from pipeline.commands.common import exclusive_case, parse_window
+from pipeline.commands.detect_opts import build_detector, detect_options
 from pipeline.commands.transcribe import build_config, engine_kwargs, engine_options, parse_formats
 from pipeline.contacts_reached import contacts_reached, to_markdown
 from pipeline.discover import discover
@@ -26,7 +27,6 @@ from pipeline.messages.importer import discover_messages, import_messages
 from pipeline.messages.summary import print_message_summary
 from pipeline.render import FORMATS
 from pipeline.render.html_case import write_case_html
-from pipeline.rules import load_engine as load_rules
 from pipeline.store import CaseStore
 
 STATUS_ZH = {"done": "完成", "skipped": "已完成(跳过)", "reflagged": "重新标记", "failed": "失败"}
@@ -72,9 +72,11 @@ class ProgressEvents(RunEvents):
               help="Calls transcribed in parallel; 0 = auto (2 on 2+ cores: 10% faster than 1 on 2 cores, BENCHMARKS.md).")
 @click.option("--off-hours", default="22:00-08:00", show_default=True, help="Local time window for the OFF_HOURS rule.")
 @click.option("--max-calls-per-day", type=int, default=3, show_default=True, help="EXCESS_FREQ: connected calls a day from one number (GB/T 45251).")
+@detect_options
 @engine_options
 def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rule_packs: tuple[Path, ...],
-                speakers: str, workers: int, off_hours: str, max_calls_per_day: int, **opts: object) -> None:
+                speakers: str, workers: int, off_hours: str, max_calls_per_day: int, detect: str,
+                examples: tuple[Path, ...], **opts: object) -> None:
     """Process a folder of recordings into a case (处理录音文件夹，生成案件). Resumable."""
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -84,9 +86,11 @@ def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rul
             num_speakers=None if speakers in ("auto", "off") else int(speakers), workers=workers if workers > 0 else auto_workers(),
             call_rules=_call_rule_options(off_hours, max_calls_per_day),
         )
-        rules = load_rules(list(rule_packs))
+        # the model tier's encoder runs between calls while ASR workers transcribe: one thread then
+        rules = build_detector(detect, rule_packs, examples, threads=1 if settings.workers > 1 else None)
     except (ConfigError, ValueError) as exc:
-        console.print(f"[red]错误[/red] {exc}")
+        for line in exc.lines() if hasattr(exc, "lines") else [str(exc)]:
+            console.print(f"[red]错误[/red] {line}")
         sys.exit(2)
 
     try:
@@ -139,14 +143,14 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
     msg_report = import_messages(store, message_files, rules, input_dir, events=events)
     for call in store.iter_calls():
         if call.status == "done":
-            write_call_outputs(store, case_dir, call.id, settings.formats, rules.pack_info)
+            write_call_outputs(store, case_dir, call.id, settings.formats, rules.pack_info, rules.info())
     write_case_html(case_dir, store)
     elapsed = time.perf_counter() - started
     model = engine_holder[0].model if engine_holder else None
     summary = build_summary(
         store, report.outcomes, report.skipped_files, elapsed,
         {"model": {"engine": model.engine, "name": model.name, "sha256": model.sha256} if model else None,
-         "rule_packs": rules.pack_info},
+         "rule_packs": rules.pack_info, "detector": rules.info()},
     )
     summary["messages"] = msg_report.to_dict()
     reached = contacts_reached(store, input_dir)

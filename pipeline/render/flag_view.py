@@ -20,6 +20,7 @@ GATE_LABELS = {
     "quotation": "不是转述他人的话",
     "perspective": "不是借款人角度的说法",
     "speaker": "说话人是催收方",
+    "retelling": "不是转述新闻或他人的案例",
 }
 KIND_LABELS = {"phrase": "短语", "phrases": "短语", "tokens": "词序列", "token": "词序列", "regex": "正则"}
 MAX_PATTERN_CHARS = 48  # long regexes mean nothing to a reviewer; the rule id leads to the pack
@@ -120,12 +121,40 @@ def explanation_lines(explanation: Any, extra: Mapping[str, Any] | None = None) 
         lines.append(f"同音容错（可能是识别错字，已降分）：{pairs}")
     if explanation.get("escalated_by"):
         lines.append("加重情节：" + "、".join(map(str, explanation["escalated_by"])))
+    lines += model_lines(explanation)
     if explanation.get("gates"):
         lines.append("已检查：" + "；".join(GATE_LABELS.get(g, g) for g in explanation["gates"]))
-    known = {"patterns", "matched", "context", "fuzzy", "fuzzy_terms", "escalated_by", "gates", "base_score"}
+    known = {"patterns", "matched", "context", "fuzzy", "fuzzy_terms", "escalated_by", "gates", "base_score",
+             "model", "score", "threshold", "neighbours", "examples"}
     for key, value in explanation.items():
         if key not in known and isinstance(value, str | int | float) and value != "":
             lines.append(f"{key}：{value}")
+    return lines
+
+
+def _labels(codes: Iterable[Any]) -> str:
+    return "、".join("不违规（反例）" if c == "NEG" else category_style(str(c)).label for c in codes) or "不违规（反例）"
+
+
+def model_lines(explanation: Mapping[str, Any]) -> list[str]:
+    """A model-tier flag in plain Chinese: which model, its score against the threshold, the nearest
+    labelled sentences of its training corpus, and the user's example it matched."""
+    model = explanation.get("model")
+    if not isinstance(model, Mapping):
+        return []
+    sha = str(model.get("sha256") or "")[:12]
+    lines = [f"模型 {model.get('name', '')}（版本 {model.get('version', '')}，sha256 {sha}…）判断这句话属于该类别："
+             f"得分 {float(explanation.get('score') or 0):.2f}，阈值 {float(explanation.get('threshold') or 0):.2f}"
+             "（得分是在标注语料上校准过的概率，达到阈值才标记；模型不看关键词，请对照原话和录音判断）"]
+    near = [n for n in explanation.get("neighbours") or [] if isinstance(n, Mapping)]
+    if near:
+        lines.append("与这些已标注例句相似：" + "；".join(
+            f"“{n.get('text', '')}”（{_labels(n.get('labels') or [])}，相似度 {float(n.get('similarity') or 0):.2f}）"
+            for n in near))
+    for ex in explanation.get("examples") or []:
+        if isinstance(ex, Mapping):
+            lines.append(f"与您提供的例句相近：“{ex.get('text', '')}”（{_labels([ex.get('label')])}，"
+                         f"相似度 {float(ex.get('similarity') or 0):.2f}，文件 {ex.get('file', '')}）")
     return lines
 
 

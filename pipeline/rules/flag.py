@@ -76,6 +76,7 @@ def _combine(a: Flag, b: Flag, text: str) -> Flag:
     start, end = min(a.start, b.start), max(a.end, b.end)
     ea, eb = best.explanation, other.explanation
     explanation = {
+        **eb,  # keys only the other part has (a model flag's score and neighbours) are kept
         **ea,
         "patterns": ea["patterns"] + [p for p in eb["patterns"] if p not in ea["patterns"]],
         "matched": text[start:end],

@@ -5,6 +5,7 @@ Each gate looks at the sentence holding the hit (``start``/``end`` are offsets i
 - question: a question whose target is not "you" (a borrower asking "你们是不是要爆我通讯录？");
 - quotation: reported speech of the other side ("他们说要去我单位");
 - perspective: the speaker is the victim ("爆了我的通讯录"), i.e. the borrower talking;
+- retelling: news or another's case retold ("新闻说有个催收公司因为爆通讯录被判了"); pipeline.detect applies it to both tiers;
 - speaker: handled by the engine from segment roles (conduct needs the collector's speech).
 """
 
@@ -69,6 +70,19 @@ _SECOND_VICTIM = re.compile(
     r"(?:爆|打|骂|找|联系|通知|告诉|曝光|到|去|上|来|抓|告|起诉|冻结|拘留|给|让|把|叫|帮|判|收拾|弄|搞|整|揍|砍|杀|废|堵|等|发|送|P|p)"
     r"了?(?:你|您)(?!们)|(?:你|您)(?!们)的?(?:" + _TARGETS + r")|你们(?:全家|家|一家|公司|单位|村|小区)"
 )
+
+
+# a third party's deed retold (news, a court case, hearsay): not the speaker's own conduct
+_RETELLING = re.compile(
+    r"新闻|报道|据说|听说|媒体|电视上|网上看到|网上说|有个催收|有一家催收|有家催收|那家催收|催收公司(?:因为|被)"
+    r"|被判|判了|判刑|判决书|案例|立案侦查|被警方|被公安"
+)
+
+
+def retelling(sentence: str) -> bool:
+    """The sentence retells news or someone else's case ("新闻说有个催收公司因为爆通讯录被判了"),
+    and no deed is aimed at "you" in it."""
+    return bool(_RETELLING.search(sentence)) and not _SECOND_VICTIM.search(sentence)
 
 
 def clause_bounds(sentence: str, start: int, end: int) -> tuple[int, int]:
