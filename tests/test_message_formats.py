@@ -294,6 +294,9 @@ def test_whatsapp_and_telegram_are_named(tmp_path: Path) -> None:
     assert discover_messages(tmp_path) == [whatsapp, telegram]
     with pytest.raises(InputError, match="Telegram 导出的聊天记录暂不支持"):
         parse_message_file(telegram)
+    miui = write(tmp_path / "短信(com.android.mms).bak", b"MIUI BAK\n2\ncom.android.mms\n" + bytes(64))
+    with pytest.raises(InputError, match="小米（MIUI）备份 .bak 文件暂不能直接读取"):
+        parse_message_file(miui)
 
 
 # ------------------------------------------------------------------ every format end to end

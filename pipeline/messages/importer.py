@@ -62,6 +62,9 @@ def unsupported_export(path: Path, head: bytes) -> tuple[str, str] | None:
     if telegram:
         return ("Telegram 导出的聊天记录暂不支持；请改用截图，或整理成“[2024-01-15 22:31:05] 张三：内容”格式的 TXT",
                 "a Telegram export: not supported")
+    if head.startswith(b"MIUI BAK"):
+        return ("小米（MIUI）备份 .bak 文件暂不能直接读取；请在手机上用“SMS Backup & Restore”导出短信 XML，或用小米助手导出 CSV",
+                "a MIUI backup (.bak): not readable, export the SMS as XML or CSV")
     return None
 
 
