@@ -5,7 +5,9 @@
     parsed.messages, parsed.problems           # problems: malformed entries, skipped with their line
     report = import_messages(store, discover_messages(input_dir), rules, input_dir)
 
-Modules: ``model`` (dataclasses), ``sms_xml`` / ``sms_csv`` / ``chat_text`` (parsers), ``ocr``
+Modules: ``model`` (dataclasses), ``sms_xml`` / ``sms_csv`` / ``sms_db`` / ``chat_text`` /
+``qq_mht`` (parsers), ``owner`` (a group chat's owner from the private chats beside it), ``ocr``
 (screenshots, offline RapidOCR) with ``layout`` (lines -> bubbles), ``times`` (time formats),
-``importer`` (detection by content, messages.csv, into a case, outputs).
+``importer`` (detection by content, messages.csv, into a case, outputs), ``summary`` (what run and
+add-messages print).
 """

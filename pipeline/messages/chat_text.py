@@ -24,9 +24,15 @@ Dates: ``2024-01-15``, ``2024/1/15``, ``2024.1.15``, ``2024年1月15日``; times
 ``22:31:05``, optionally preceded by 上午/下午/晚上/凌晨. In shapes 1 and 2, lines until the next
 header belong to the message (multi-line messages). Anything else raises ``InputError``.
 
+Times may use a 12-hour clock with the period after them (``2019-09-23 8:43:38 PM 张三``, QQ and
+WeChat on an English system). A WhatsApp export is refused as such.
+
 Direction: messages by the phone's owner are "sent" — the owner is given by name (``me``), or is
-"我"/"me"/"本人"/"自己"; with a QQ ``消息对象`` line everyone else is the owner. Otherwise the
-direction stays unknown.
+"我"/"me"/"本人"/"自己"; in a private QQ export (``消息对象`` line) everyone else is the owner.
+A group export (``消息分组`` names a group, or ``消息对象`` is none of 3+ senders) is read with the
+owner's names only (``me``, or inferred by the importer from private chats beside it, see
+``owner``): the owner's messages are sent, everyone else's received; with no owner known all
+directions stay unknown and ``meta["notices"]`` says so. Otherwise the direction stays unknown.
 """
 
 from __future__ import annotations

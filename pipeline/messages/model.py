@@ -78,7 +78,10 @@ class Problem:
 
 @dataclass
 class ParsedFile:
-    """One input file after parsing. ``format``: sms_xml | sms_csv | chat_text | screenshot."""
+    """One input file after parsing. ``format``: sms_xml | sms_csv | sms_db | chat_text | qq_mht | screenshot.
+
+    ``meta["notices"]``: how the file was read, for the user (e.g. which owner a group chat got).
+    """
 
     format: str
     kind: str
