@@ -14,6 +14,7 @@ Modules: ``schema`` (tables, migrations), ``custody`` (hash chain), ``rows`` (ro
 from __future__ import annotations
 
 from pipeline.store.base import DB_NAME, NotFoundError
+from pipeline.store.calllog import CallLogEntryRow, CallLogFlagRow, CallLogMixin, CallLogSourceRow
 from pipeline.store.custody import GENESIS, CustodyEvent, default_actor, to_jsonl, verify_chain, verify_jsonl
 from pipeline.store.messages import MessagesMixin
 from pipeline.store.review import ReviewMixin
@@ -30,7 +31,7 @@ from pipeline.store.rows import (
 from pipeline.store.schema import SCHEMA_VERSION
 
 
-class CaseStore(MessagesMixin, ReviewMixin):
+class CaseStore(CallLogMixin, MessagesMixin, ReviewMixin):
     """Calls, transcripts, flags, reviews, custody log and runs of one case.
 
     Safe to share between threads (one connection behind a lock) and between processes (WAL:
@@ -39,7 +40,7 @@ class CaseStore(MessagesMixin, ReviewMixin):
 
 
 __all__ = [
-    "DB_NAME", "FLAG_STATUSES", "GENESIS", "ROLES", "SCHEMA_VERSION", "CallRow", "CaseStore", "CustodyEvent",
+    "DB_NAME", "CallLogEntryRow", "CallLogFlagRow", "CallLogSourceRow", "FLAG_STATUSES", "GENESIS", "ROLES", "SCHEMA_VERSION", "CallRow", "CaseStore", "CustodyEvent",
     "FlagRow", "NotFoundError", "ReviewRow", "RunRow", "SegmentRow", "SpeakerRow", "default_actor",
     "to_jsonl", "verify_chain", "verify_jsonl",
 ]

@@ -257,8 +257,78 @@ _V3 = (
     "CREATE INDEX message_flags_message ON message_flags (message_id)",
 )
 
+# v4: call logs (pipeline/calllog/, pipeline/store/calllog.py): the phone's call history (SMS Backup &
+# Restore calls XML), carriers' itemized records, calls.csv rows without a file, call-log screenshots.
+# An entry is one call (or a row with a count badge), with or without a recording: ``call_id`` is the
+# recording of the same call, ``same_as`` the entry kept when two logs hold the same call. A file
+# that turned out not to be a call log (a chat screenshot) is kept with status 'other' so it is not
+# read again. calllog_flags are the call-level findings over the whole log (recorded or not).
+_V4 = (
+    """CREATE TABLE calllog_sources (
+        id TEXT PRIMARY KEY,                       -- first 16 hex of sha256
+        sha256 TEXT NOT NULL UNIQUE,
+        source_path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime REAL,
+        format TEXT,                               -- calls_xml | carrier | user_csv | screenshot
+        received_by TEXT,
+        received_by_source TEXT,                   -- user | folder
+        intake_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed', 'other')),
+        error TEXT,
+        parser_key TEXT,
+        parsed_at TEXT,
+        problems_json TEXT NOT NULL DEFAULT '[]',  -- rows that could not be read, one line each
+        meta_json TEXT NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE calllog_entries (
+        id TEXT PRIMARY KEY,                       -- <source id>-<index>
+        source_id TEXT NOT NULL REFERENCES calllog_sources (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        type TEXT NOT NULL,                        -- incoming | outgoing | missed | rejected | blocked | voicemail | unknown
+        direction TEXT,                            -- incoming | outgoing | NULL
+        number TEXT,
+        number_raw TEXT,
+        contact_name TEXT,
+        start_time TEXT,                           -- ISO; naive = phone-local wall time
+        time_source TEXT,                          -- phone | carrier | user | screenshot
+        time_precision TEXT,                       -- ms | s | minute | day
+        time_text TEXT,
+        duration REAL,
+        count INTEGER NOT NULL DEFAULT 1,          -- a screenshot row's badge: (3) = 3 calls
+        location TEXT,
+        received_by TEXT,
+        line INTEGER,
+        confidence REAL,
+        ocr_json TEXT NOT NULL DEFAULT '[]',
+        notes_json TEXT NOT NULL DEFAULT '[]',
+        meta_json TEXT NOT NULL DEFAULT '{}',
+        call_id TEXT,
+        same_as TEXT,
+        UNIQUE (source_id, idx)
+    )""",
+    "CREATE INDEX calllog_entries_time ON calllog_entries (start_time)",
+    """CREATE TABLE calllog_flags (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        category TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        number TEXT,
+        day TEXT,
+        severity INTEGER,
+        score REAL,
+        count INTEGER,
+        legal_basis_json TEXT NOT NULL DEFAULT '[]',
+        entry_ids_json TEXT NOT NULL DEFAULT '[]',
+        call_ids_json TEXT NOT NULL DEFAULT '[]',
+        description TEXT,
+        explanation TEXT,
+        extra_json TEXT NOT NULL DEFAULT '{}',
+        created TEXT NOT NULL
+    )""",
+)
+
 Step = tuple[str, ...] | Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Step] = [_V1, _V2, _V3]
+MIGRATIONS: list[Step] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
