@@ -11,7 +11,7 @@ from rich.table import Table
 
 STATUS_ZH = {"done": "完成", "reused": "已导入(未变)", "failed": "失败"}
 FORMAT_ZH = {"sms_xml": "短信备份XML", "sms_csv": "表格CSV", "chat_text": "聊天记录TXT", "screenshot": "截图",
-             "sms_db": "短信数据库"}
+             "sms_db": "短信数据库", "qq_mht": "QQ网页导出MHT"}
 MAX_LINES_PER_FILE = 8
 
 
