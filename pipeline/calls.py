@@ -29,7 +29,7 @@ from pipeline.errors import InputError
 
 __all__ = [  # the file-name and shared names stay importable from here
     "DEFAULT_ZONE", "NO_YEAR", "RECORDERS", "CallMeta", "apply_overrides", "call_metadata",
-    "canonical_number", "is_number_like", "load_overrides", "local_zone", "parse_filename",
+    "canonical_number", "is_number_like", "load_overrides", "local_zone", "parse_duration", "parse_filename",
 ]
 
 
@@ -140,6 +140,7 @@ _CSV_COLUMNS = {
     "file": ("file", "文件", "文件名"), "number": ("number", "号码", "对方号码"),
     "start": ("start", "开始时间", "时间"), "direction": ("direction", "方向"),
     "duration": ("duration", "时长"), "contact_name": ("contact_name", "联系人", "对方"),
+    "type": ("type", "类型", "状态", "通话状态"),
     "received_by": ("received_by", "接听人"), "note": ("note", "备注"),
 }
 _DIRECTION_WORDS = {
@@ -156,7 +157,9 @@ def _csv_start(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _csv_duration(text: str) -> float:
+def parse_duration(text: str) -> float:
+    """Seconds from ``200``, ``3:20``, ``1:05:30``, ``3分20秒``, ``1小时2分3秒`` (ValueError otherwise)."""
+    text = text.strip()
     m = re.fullmatch(r"(?:(\d+)\s*(?:小时|时))?\s*(?:(\d+)\s*分钟?)?\s*(?:(\d+(?:\.\d+)?)\s*秒)?", text)
     if m and any(m.groups()):
         h, mi, s = (float(x or 0) for x in m.groups())
@@ -170,9 +173,12 @@ def _csv_value(key: str, text: str) -> Any:
     if key == "start":
         return _csv_start(text)
     if key == "duration":
-        return _csv_duration(text)
+        return parse_duration(text)
     if key == "direction":
         return _DIRECTION_WORDS[text.lower()]
+    if key == "type":
+        return CALL_TYPE_WORDS.get(text.lower()) or {"incoming": "incoming", "outgoing": "outgoing"}[
+            _DIRECTION_WORDS[text.lower()]]
     if key == "number" and canonical_number(text) is None:
         raise ValueError(text)
     return text
@@ -188,11 +194,19 @@ def _read_csv_text(csv_path: Path) -> str:
     raise InputError(csv_path, "无法识别文件编码，请另存为 UTF-8", "unknown text encoding, save as UTF-8")
 
 
-def load_overrides(csv_path: Path) -> dict[str, dict[str, Any]]:
-    """Rows of the user's calls.csv keyed by file (name or relative path, '/'-separated).
+CALL_TYPE_WORDS = {
+    "未接": "missed", "未接来电": "missed", "missed": "missed", "响铃未接": "missed",
+    "拒接": "rejected", "已拒接": "rejected", "rejected": "rejected", "拦截": "blocked", "已拦截": "blocked",
+    "blocked": "blocked", "语音信箱": "voicemail", "voicemail": "voicemail",
+    "已接": "incoming", "接通": "incoming", "已接来电": "incoming", "answered": "incoming",
+}
 
-    Only filled cells appear in a row's dict; keys: number, start, direction, duration,
-    contact_name, received_by, note. A malformed row raises InputError naming its line.
+
+def read_calls_csv(csv_path: Path) -> list[tuple[int, dict[str, str], dict[str, Any], dict[str, str]]]:
+    """calls.csv as (line, raw cells, parsed values, bad cells) per non-empty row.
+
+    Keys: file, number, start, direction, type, duration, contact_name, received_by, note. A bad
+    header raises InputError; a bad cell is left to the caller (``bad`` maps key -> cell text).
     """
     csv_path = Path(csv_path)
     try:
@@ -204,28 +218,46 @@ def load_overrides(csv_path: Path) -> dict[str, dict[str, Any]]:
     aliases = {alias.lower(): key for key, names in _CSV_COLUMNS.items() for alias in names}
     keys = [aliases.get(h.strip().lower()) for h in header or []]
     unknown = [h for h, k in zip(header or [], keys, strict=True) if k is None and h.strip()]
-    if "file" not in keys or unknown:
-        raise InputError(csv_path, f"第 1 行表头需要 file 列，未知列: {unknown}",
-                         f"line 1: header needs a 'file' column; unknown columns: {unknown}")
-    rows: dict[str, dict[str, Any]] = {}
+    if unknown or not ({"file", "number", "contact_name"} & set(keys)):
+        raise InputError(csv_path, f"第 1 行表头需要 file 列（录音）或 number 与 start 列（通话记录），未知列: {unknown}",
+                         f"line 1: header needs a 'file' column (recordings) or 'number' and 'start' (call log);"
+                         f" unknown columns: {unknown}")
+    rows = []
     for cells in reader:
-        line = reader.line_num
         if not any(c.strip() for c in cells):
             continue
-        row = {}
-        for key, cell in zip(keys, cells, strict=False):
-            if key and cell.strip():
-                try:
-                    row[key] = _csv_value(key, cell.strip())
-                except (ValueError, KeyError):
-                    raise InputError(csv_path, f"第 {line} 行 {key} 列无法识别: {cell.strip()!r}",
-                                     f"line {line}: bad {key} value {cell.strip()!r}") from None
-        name = re.sub(r"^(?:\./)+", "", str(row.pop("file", "")).replace("\\", "/")).strip("/")
-        if not name:
-            raise InputError(csv_path, f"第 {line} 行缺少 file", f"line {line}: empty 'file' cell")
+        raw = {k: c.strip() for k, c in zip(keys, cells, strict=False) if k and c.strip()}
+        values: dict[str, Any] = {}
+        bad: dict[str, str] = {}
+        for key, cell in raw.items():
+            try:
+                values[key] = _csv_value(key, cell)
+            except (ValueError, KeyError):
+                bad[key] = cell
+        rows.append((reader.line_num, raw, values, bad))
+    return rows
+
+
+def load_overrides(csv_path: Path) -> dict[str, dict[str, Any]]:
+    """Rows of the user's calls.csv that name a recording, keyed by file (name or relative path, '/'-separated).
+
+    Only filled cells appear in a row's dict; keys: number, start, direction, duration,
+    contact_name, received_by, note. A malformed row raises InputError naming its line. Rows
+    without a file are calls without a recording: ``pipeline.calllog.user_csv`` reads them.
+    """
+    csv_path = Path(csv_path)
+    rows: dict[str, dict[str, Any]] = {}
+    for line, raw, values, bad in read_calls_csv(csv_path):
+        if not raw.get("file"):
+            continue
+        if bad:
+            key, cell = next(iter(bad.items()))
+            raise InputError(csv_path, f"第 {line} 行 {key} 列无法识别: {cell!r}", f"line {line}: bad {key} value {cell!r}")
+        values.pop("type", None)  # a recording is a connected call
+        name = re.sub(r"^(?:\./)+", "", str(values.pop("file", "")).replace("\\", "/")).strip("/")
         if name in rows:
             raise InputError(csv_path, f"第 {line} 行重复的文件 {name}", f"line {line}: duplicate file {name}")
-        rows[name] = row
+        rows[name] = values
     return rows
 
 

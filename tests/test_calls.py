@@ -391,14 +391,22 @@ def test_malformed_rows_name_csv_and_line(tmp_path, body, line, column):
 
 
 @pytest.mark.parametrize("body,needle", [
-    ("number,start\n1,2\n", "第 1 行"), ("file,colour\nx,y\n", "colour"),
-    ("file\nx.amr\nx.amr\n", "重复"), ("file,number\n,10086\n", "缺少 file"),
+    ("start,duration\n1,2\n", "第 1 行"), ("file,colour\nx,y\n", "colour"),
+    ("file\nx.amr\nx.amr\n", "重复"),
 ])
-def test_bad_header_duplicates_and_missing_file(tmp_path, body, needle):
+def test_bad_header_and_duplicates(tmp_path, body, needle):
     path = tmp_path / "calls.csv"
     path.write_text(body, encoding="utf-8")
     with pytest.raises(InputError, match=needle):
         load_overrides(path)
+
+
+def test_rows_without_file_are_call_log_rows_not_overrides(tmp_path):
+    # they are calls without a recording (pipeline.calllog.user_csv reads them), even a bad one
+    path = tmp_path / "calls.csv"
+    path.write_text("file,number,start,type\n,10086,2024-01-15 23:05,未接\n,10086,昨天,未接\n"
+                    "a.m4a,13800138000,2024-01-15 22:00,\n", encoding="utf-8")
+    assert load_overrides(path) == {"a.m4a": {"number": "13800138000", "start": datetime(2024, 1, 15, 22, 0)}}
 
 
 def test_missing_csv_is_input_error(tmp_path):
