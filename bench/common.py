@@ -10,6 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pipeline  # noqa: E402, F401  (pins the CPU code paths before numpy / CTranslate2 load)
+
 SHARED = ROOT.parent / "shared" / "data"
 SPEECH = SHARED / "speech_zh"
 CALLS_DEV = SHARED / "calls_dev"

@@ -14,6 +14,10 @@ cuishou_8k_keywords/. Also scores ../shared/data/calls_dev/ (mono 16k, mono 8k, 
 
 from __future__ import annotations
 
+import common  # noqa: F401  (first: project on sys.path, CPU code paths pinned before numpy loads)
+
+# isort: split
+
 import argparse
 import json
 import sys

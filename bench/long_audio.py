@@ -9,6 +9,10 @@ audio is processed. Prints RSS at each quarter of the audio, the peak, and the R
 
 from __future__ import annotations
 
+import common  # noqa: F401  (first: project on sys.path, CPU code paths pinned before numpy loads)
+
+# isort: split
+
 import argparse
 import tempfile
 import threading
