@@ -116,15 +116,22 @@ def test_every_flag_is_highlighted_in_its_colour(case) -> None:
     assert checked >= 15
 
 
-def test_flag_details_carry_category_rule_score_basis_and_explanation(case) -> None:
+def test_flag_details_explain_in_plain_chinese_with_technical_details_behind_a_toggle(case) -> None:
+    """Category, words, law and what was checked in plain Chinese; rule id, regex, score and
+    category code only inside the closed 技术细节 toggle."""
     case_dir, store, _ = case
     call = next(c for c in store.iter_calls() if c.source_path.endswith(".oga"))
     html = call_page_path(case_dir, call.id).read_text(encoding="utf-8")
     flag = next(f for f in store.call_flags(call.id) if f.category == "IMPERSONATION")
     detail = html[html.index(f'data-flag-id="{flag.id}"'):]
     detail = detail[: detail.index("</li>")]
-    for expected in ("冒充公检法/律师/政府", flag.rule, f"{flag.score:.2f}", "CL-279 刑法第279条", "说话人是催收方"):
-        assert expected in detail
+    plain, _, technical = detail.partition('<details class="tech">')
+    for expected in ("冒充公检法/律师/政府", "刑法第279条", "说话人是催收方", flag.match_text):
+        assert expected in plain
+    for jargon in (flag.rule, "IMPERSONATION", "CL-279", "(?:", f"{flag.score:.2f}"):
+        assert jargon not in plain, jargon
+        assert jargon in technical, jargon
+    assert "<summary>技术细节</summary>" in technical
 
 
 def test_transcript_text_is_escaped(case) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline import __version__
-from pipeline.evidence.legal import citable_bases
+from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day
 from pipeline.evidence.message_files import timeline_rows
 from pipeline.evidence.redact import Redactor
 from pipeline.evidence.select import PackCall, PackCase, PackFlag
@@ -30,7 +30,6 @@ from pipeline.transcript import Transcript
 
 CALL_SCHEMA = "callproof.pack-call/1"
 TIMELINE_COLUMNS = ("类型", "开始时间", "时间来源", "号码", "联系人", "接收人", "方向", "时长(秒)", "ID", "原始文件", "备注")
-EXCERPT_KEY = "录音摘录"  # shown by the call page among a flag's explanation lines
 
 
 def _redact(redactor: Redactor | None, value: Any) -> Any:
@@ -38,7 +37,8 @@ def _redact(redactor: Redactor | None, value: Any) -> Any:
 
 
 def transcript_path(pack_call: PackCall, extension: str) -> str:
-    return f"transcripts/{pack_call.call.id}.{extension}"
+    """transcripts/2024-01-15_2234_13800138000.<extension> (``PackCall.stem``)."""
+    return f"transcripts/{pack_call.stem or pack_call.call.id}.{extension}"
 
 
 def pack_transcript(pack_call: PackCall, redactor: Redactor | None) -> Transcript:
@@ -61,7 +61,7 @@ def flag_record(flag: PackFlag, redactor: Redactor | None) -> dict[str, Any]:
     data = copy.deepcopy(flag.row.to_dict())
     data.update(pack_number=flag.number, status_label=flag.status_label, category_label=flag.label,
                 excerpt=flag.excerpt_name, time_range=flag.time_range(), wall_time=flag.wall_time(),
-                legal_basis_cited=citable_bases(flag.row.legal_basis))
+                legal_basis_cited=citable_bases(flag.row.legal_basis, conduct_day(flag.wall_time())))
     data["rule_pack"] = {k: v for k, v in (data.get("rule_pack") or {}).items() if k != "path"}
     for pack in data["rule_pack"].get("packs", []):
         pack.pop("path", None)
@@ -83,18 +83,21 @@ def call_meta(pack_call: PackCall, redactor: Redactor | None) -> dict[str, Any]:
     return _redact(redactor, data)
 
 
+def _pack_href(path: str) -> str:
+    """A pack path as a link from transcripts/ (percent-encoded)."""
+    return "../" + "/".join(quote(part) for part in PurePosixPath(path).parts)
+
+
 def call_html(pack_call: PackCall, redactor: Redactor | None) -> str:
-    flags = []
+    """The annotated transcript; each flag headed by its evidence number, with its excerpt's link."""
+    flags = [flag_record(flag, redactor) for flag in pack_call.flags]
+    links: dict[int, str] = {}
     for flag in pack_call.flags:
-        record = flag_record(flag, redactor)
-        if flag.excerpt_name:  # the page lists unknown explanation keys as "key：value" lines
-            explanation = record.get("explanation")
-            record["explanation"] = {**(explanation if isinstance(explanation, dict) else {}),
-                                     EXCERPT_KEY: flag.excerpt_name}
-        flags.append(record)
-    audio_href = "../" + "/".join(quote(part) for part in PurePosixPath(pack_call.original_name).parts)
-    return render_call_html(pack_transcript(pack_call, redactor), flags, call_meta(pack_call, redactor), audio_href,
-                            corrections=_corrections(pack_call, redactor))
+        if flag.excerpt_name:
+            links.setdefault(flag.number, _pack_href(flag.excerpt_name))
+    return render_call_html(pack_transcript(pack_call, redactor), flags, call_meta(pack_call, redactor),
+                            _pack_href(pack_call.original_name), corrections=_corrections(pack_call, redactor),
+                            excerpt_links=links)
 
 
 def call_json(pack_call: PackCall, redactor: Redactor | None) -> str:
@@ -113,14 +116,13 @@ def call_json(pack_call: PackCall, redactor: Redactor | None) -> str:
 
 def _flag_line(flag: PackFlag, redactor: Redactor | None) -> str:
     row = flag.row
-    bits = [f"证据目录第 {flag.number} 项 {flag.label}（{row.category}）"]
+    bits = [f"证据 {flag.number}：{flag.label}"]
     if row.match_text:
         bits.append(f"“{_redact(redactor, row.match_text)}”")
     bits.append(f"时间 {flag.time_range()}")
-    bits.append(f"规则 {row.rule}")
-    cited = citable_bases(row.legal_basis)
+    cited = citable_bases(row.legal_basis, conduct_day(flag.wall_time()))
     if cited:
-        bits.append("依据 " + "、".join(cited))
+        bits.append("依据 " + "、".join(basis_citation(b) for b in cited))
     if flag.excerpt_name:
         bits.append(f"摘录 {flag.excerpt_name}")
     bits.append(flag.status_label)

@@ -1,9 +1,13 @@
-"""证据目录 (evidence_list.docx): one table row per packed flag, the form police and courts use.
+"""证据目录 (evidence_list.docx): one table row per evidence item, the form police and courts use.
 
-Columns: 序号, 证据名称, 证据来源（原始文件与 SHA-256）, 时间范围, 证明内容（类别与法律依据）,
-转写摘录. Call flags come first, then message flags (SMS, chats, screenshots: the message text
-as the 摘录). When the pack has a contacts-reached table, it follows as a second table. Word picks a font per script; without ``w:eastAsia`` it would fall back to a font
-that may lack Chinese glyphs, so every run names a Chinese font for East Asian text.
+An item is one sentence (or message) with all its categories (``pipeline.evidence.items``).
+Columns: 序号, 证据名称, 说话人, 时间, 证明内容（类别与法律依据）, 转写摘录 (the widest), 文件.
+File hashes do not fit a readable row: they go in an annex table (文件与 SHA-256) in a small
+font. Column widths are written three times — the table grid (``w:tblGrid``, which LibreOffice
+and WPS read), every cell (``w:tcW``, which Word reads) and a fixed layout — so no program
+squeezes a column. When the pack has a contacts-reached table, it follows. Word picks a font per
+script; without ``w:eastAsia`` it would fall back to a font that may lack Chinese glyphs, so
+every run names a Chinese font for East Asian text.
 """
 
 from __future__ import annotations
@@ -16,22 +20,28 @@ from docx.enum.section import WD_ORIENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm
-from docx.table import _Cell
+from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
 from pipeline import __version__
-from pipeline.evidence.legal import basis_citation, citable_bases
-from pipeline.evidence.message_files import CONTACTS_HEADER, evidence_rows
+from pipeline.evidence.facts import facts_only
+from pipeline.evidence.items import EvidenceItem, speaker_label
+from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day
+from pipeline.evidence.message_files import CONTACTS_HEADER
 from pipeline.evidence.redact import Redactor
-from pipeline.evidence.select import PackCase, PackFlag
+from pipeline.evidence.select import PackCase
 from pipeline.evidence.zipfiles import ZipDate, normalise_zip
-from pipeline.render.categories import category_label
+from pipeline.render.categories import DIRECTION_LABELS, category_label
+from pipeline.render.message_view import TIME_SOURCE_LABELS, party_text
 from pipeline.render.writers import MACHINE_NOTICE
 
 CHINESE_FONT = "宋体"  # SimSun: on every Chinese Windows; WPS and LibreOffice map it
 LATIN_FONT = "Times New Roman"
-HEADERS = ("序号", "证据名称", "证据来源（原始文件与 SHA-256）", "时间范围", "证明内容（类别与法律依据）", "转写摘录")
-COLUMN_WIDTHS_CM = (1.2, 4.2, 5.6, 3.8, 5.4, 6.4)
+HEADERS = ("序号", "证据名称", "说话人", "时间", "证明内容（类别与法律依据）", "转写摘录", "文件")
+COLUMN_WIDTHS_CM = (1.3, 3.6, 2.0, 3.3, 5.0, 7.5, 4.0)  # sum 26.7 = A4 landscape less 1.5 cm margins
+ANNEX_HEADERS = ("文件", "SHA-256")
+ANNEX_WIDTHS_CM = (9.7, 17.0)
+TEXT_PT, SMALL_PT = 9.0, 7.0
 
 
 def _set_fonts(run_or_style_element, size: float | None = None) -> None:
@@ -63,50 +73,122 @@ def _write(paragraph: Paragraph, text: str, *, bold: bool = False, size: float |
             run.add_break()
 
 
-def _cell(cell: _Cell, text: str, *, bold: bool = False, size: float = 9) -> None:
+def _cell(cell: _Cell, text: str, *, bold: bool = False, size: float = TEXT_PT) -> None:
     paragraph = cell.paragraphs[0]
     _write(paragraph, text, bold=bold, size=size)
 
 
-def _name(flag: PackFlag) -> str:
-    who = flag.call.number or "号码未知"
-    when = (flag.call.start_time or "").replace("T", " ")[:16] or "时间未知"
-    if flag.is_call_level:
-        return f"{when} 来自 {who} 的通话录音（整通）"
-    return f"{when} 与 {who} 通话录音片段\n{flag.excerpt_name or ''}".strip()
+def _fixed_widths(table: Table, widths_cm: tuple[float, ...]) -> None:
+    """Column widths in the grid (LibreOffice, WPS), in every cell (Word), and a fixed layout."""
+    tbl = table._tbl
+    grid = tbl.tblGrid
+    for col, width in zip(grid.findall(qn("w:gridCol")), widths_cm, strict=True):
+        col.set(qn("w:w"), str(int(Cm(width).twips)))
+    pr = tbl.tblPr
+    layout = pr.find(qn("w:tblLayout"))
+    if layout is None:
+        layout = OxmlElement("w:tblLayout")
+        pr.append(layout)
+    layout.set(qn("w:type"), "fixed")
+    total = pr.find(qn("w:tblW"))
+    if total is None:
+        total = OxmlElement("w:tblW")
+        pr.append(total)
+    total.set(qn("w:w"), str(int(Cm(sum(widths_cm)).twips)))
+    total.set(qn("w:type"), "dxa")
+    table.autofit = False
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths_cm, strict=True):
+            cell.width = Cm(width)
 
 
-def _source(flag: PackFlag, original: str, excerpt_sha256: dict[str, str]) -> str:
-    lines = [f"原始录音：{original}", f"SHA-256：{flag.call.sha256}"]
-    if flag.excerpt_name and flag.excerpt_name in excerpt_sha256:
-        lines += [f"摘录：{flag.excerpt_name}", f"SHA-256：{excerpt_sha256[flag.excerpt_name]}"]
-    return "\n".join(lines)
+def _repeat_header(table: Table) -> None:
+    """The header row repeats on every page."""
+    tr_pr = table.rows[0]._tr.get_or_add_trPr()
+    header = OxmlElement("w:tblHeader")
+    header.set(qn("w:val"), "true")
+    tr_pr.append(header)
 
 
-def _time(flag: PackFlag, padding_s: float) -> str:
+def _table(document: Document, headers: tuple[str, ...], rows: list[tuple[str, ...]], widths: tuple[float, ...],
+           size: float = TEXT_PT) -> Table:
+    table = document.add_table(rows=1, cols=len(headers))
+    table.style = "Table Grid"
+    for cell, header in zip(table.rows[0].cells, headers, strict=True):
+        _cell(cell, header, bold=True)
+    for values in rows:
+        for cell, value in zip(table.add_row().cells, values, strict=True):
+            _cell(cell, value, size=size)
+    _fixed_widths(table, widths)
+    _repeat_header(table)
+    return table
+
+
+def _call_name(item: EvidenceItem) -> str:
+    call = item.lead.call
+    who = call.number or "号码未知"
+    when = (call.start_time or "").replace("T", " ")[:16] or "时间未知"
+    direction = {"incoming": f"{who} 打来", "outgoing": f"打给 {who}"}.get(call.direction or "", f"与 {who}")
+    person = "" if not call.received_by else f"（接听人：{call.received_by}）"
+    if item.is_call_level:
+        return f"{when} {direction}的通话（整通）{person}"
+    return f"{when} {direction}的通话录音片段{person}"
+
+
+def _call_time(item: EvidenceItem, padding_s: float) -> str:
+    lead = item.lead
     lines = []
-    wall = flag.wall_time()
+    wall = lead.wall_time()
     if wall:
-        lines.append(f"{wall} 起" if not flag.is_call_level else f"通话开始 {wall}")
-    lines.append(f"录音内 {flag.time_range()}")
-    if flag.excerpt_name:
+        lines.append(f"{wall} 起" if not item.is_call_level else f"通话开始 {wall}")
+    lines.append(f"录音内 {lead.time_range()}")
+    if item.excerpt_name:
         lines.append(f"（摘录含前后各 {padding_s:g} 秒）")
     return "\n".join(lines)
 
 
-def _proves(flag: PackFlag) -> str:
-    lines = [flag.label + ("【待复核】" if flag.pending else "")]
-    lines += [basis_citation(b) for b in citable_bases(flag.row.legal_basis)]
+def _proves(item: EvidenceItem) -> str:
+    lines = [f"{e['label']}" + (f"×{e['count']}" if e["count"] > 1 else "") + ("【待复核】" if e["pending"] else "")
+             for e in item.category_entries()]
+    lines += [basis_citation(b) for b in citable_bases(item.legal_basis, conduct_day(item.wall_time()))]
     return "\n".join(lines)
 
 
-def _excerpt(flag: PackFlag, redactor: Redactor | None) -> str:
-    text = flag.excerpt_text()
-    if flag.row.match_text and not flag.is_call_level:
-        text += f"\n（命中：“{flag.row.match_text}”）"
-    if flag.row.note:
-        text += f"\n复核备注：{flag.row.note}"
+def _excerpt(item: EvidenceItem, redactor: Redactor | None, prefix: str = "") -> str:
+    if item.is_call_level:
+        direction_known = item.source != "call" or item.lead.call.direction in DIRECTION_LABELS
+        text = "；".join(dict.fromkeys(facts_only(f.excerpt_text(), direction_known=direction_known)
+                                       for f in item.flags))
+    else:
+        text = prefix + item.excerpt_text()
+        if item.matches:
+            text += "\n（标记的词：" + "、".join(f"“{m}”" for m in item.matches) + "）"
+    for note in item.notes:
+        text += f"\n复核备注：{note}"
     return redactor.text(text) if redactor else text
+
+
+def _files(item: EvidenceItem, original: str, annotated: str | None = None) -> str:
+    lines = [f"原件：{original}"] + [f"摘录：{name}" for name in item.excerpt_names]
+    if annotated:
+        lines.append(f"标注副本：{annotated}")
+    return "\n".join(lines)
+
+
+def _message_row(item: EvidenceItem, files: dict, redactor: Redactor | None) -> tuple[str, ...]:
+    lead = item.lead
+    pack_file = files[lead.source.id]
+    message = lead.message
+    who = party_text(message) if message is not None else "对方未知"
+    received = f"（接收人：{lead.source.received_by}）" if lead.source.received_by else ""
+    name = f"{lead.when()[:16]} 来自 {who} 的{lead.kind_label}{received}"
+    time = [lead.when()]
+    if message is not None and message.time_source:
+        time.append(f"（{TIME_SOURCE_LABELS.get(message.time_source, message.time_source)}）")
+    prefix = "截图文字（机器识别，以原图为准）：" if pack_file.is_screenshot else "消息原文："
+    annotated = pack_file.annotated_name if any(f.row.boxes for f in item.flags) else None
+    return (str(item.number), name, speaker_label(lead), "\n".join(time), _proves(item),
+            _excerpt(item, redactor, prefix), _files(item, pack_file.original_name, annotated))
 
 
 def _content_time(case: PackCase) -> datetime:
@@ -116,16 +198,22 @@ def _content_time(case: PackCase) -> datetime:
 def _contacts_table(document: Document, case: PackCase, redactor: Redactor | None) -> None:
     _write(document.add_paragraph(), "联系人被骚扰情况（谁接到了电话和消息）", bold=True, size=12)
     _write(document.add_paragraph(), "每位接收人接到的电话和收到的消息（不含本人打出、发出的），及对方号码和已收录标记的类别。", size=9)
-    table = document.add_table(rows=1, cols=len(CONTACTS_HEADER))
-    table.style = "Table Grid"
-    for cell, header in zip(table.rows[0].cells, CONTACTS_HEADER, strict=True):
-        _cell(cell, header, bold=True)
+    rows = []
     for row in case.contacts:
         categories = "、".join(f"{category_label(c)}×{n}" for c, n in row.categories.items()) or "—"
         values = (row.person, row.relation or "—", str(row.calls), str(row.messages), str(row.screenshots),
-                  "、".join(row.numbers) or "—", row.first or "—", row.last or "—", categories)
-        for cell, value in zip(table.add_row().cells, values, strict=True):
-            _cell(cell, redactor.text(value) if redactor else value)
+                  "、".join(row.numbers) or "—", (row.first or "—")[:19], (row.last or "—")[:19], categories)
+        rows.append(tuple(redactor.text(v) if redactor else v for v in values))
+    _table(document, CONTACTS_HEADER, rows, (2.6, 1.8, 1.4, 1.4, 1.4, 4.6, 3.6, 3.6, 6.3))
+
+
+def _annex_rows(case: PackCase, excerpt_sha256: dict[str, str], annotated_sha256: dict[str, str]
+                ) -> list[tuple[str, str]]:
+    rows = [(pc.original_name, pc.call.sha256) for pc in case.calls]
+    rows += [(f.original_name, f.source.sha256) for f in case.message_files]
+    rows += sorted(excerpt_sha256.items())
+    rows += sorted(annotated_sha256.items())
+    return rows
 
 
 def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], padding_s: float,
@@ -141,38 +229,36 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
         setattr(section, side, Cm(1.5))
 
     _write(document.add_paragraph(), "证据目录", bold=True, size=16)
-    originals = {c.call.id: c.original_name for c in case.calls}
+    flags = len(case.flags) + len(case.message_flags)
     files = f"，短信/聊天记录/截图文件 {len(case.message_files)} 个" if case.message_files else ""
-    intro = (f"案件编号：{case.case_info.get('case_id', '')}    通话 {len(case.calls)} 个{files}，证据 {case.evidence_count} 项\n"
+    counted = f"{flags} 处" if flags == case.evidence_count else f"标记 {flags} 处（{case.evidence_count} 句）"
+    intro = (f"案件编号：{case.case_info.get('case_id', '')}    通话 {len(case.calls)} 个{files}，"
+             f"证据 {case.evidence_count} 项（{counted}）\n"
              f"提交人：【请填写】    提交日期：【请填写】\n"
-             f"说明：{MACHINE_NOTICE}。录音原件在证据包 originals/ 中，摘录在 excerpts/ 中；"
+             f"说明：{MACHINE_NOTICE}。每项证据是一句话或一条消息，列出它的全部类别。录音原件在证据包 originals/ 中，"
+             "摘录在 excerpts/ 中（文件名以证据序号开头）；"
              + ("短信、聊天记录和截图的原件也在 originals/ 中，截图的标注副本（红框标出有标记的文字行）在 "
                 "screenshots_annotated/ 中；" if case.message_files else "")
-             + "每个文件的 SHA-256 见 SHA256SUMS，可用 sha256sum -c SHA256SUMS 核对。")
-    if any(f.pending for f in [*case.flags, *case.message_flags]):
-        intro += "\n标注【待复核】的项目尚未经人工确认。"
+             + "每个文件的 SHA-256 见本目录末尾的附表和 SHA256SUMS，可用 sha256sum -c SHA256SUMS 核对。")
+    pending = sum(item.pending for item in case.all_items)
+    if pending:
+        intro += f"\n标注【待复核】的 {pending} 项尚未经人工确认。"
     _write(document.add_paragraph(), intro, size=10)
 
-    table = document.add_table(rows=1, cols=len(HEADERS))
-    table.style = "Table Grid"
-    for cell, header in zip(table.rows[0].cells, HEADERS, strict=True):
-        _cell(cell, header, bold=True)
-    for flag in case.flags:
-        cells = table.add_row().cells
-        values = (str(flag.number), _name(flag), _source(flag, originals[flag.call.id], excerpt_sha256),
-                  _time(flag, padding_s), _proves(flag), _excerpt(flag, redactor))
-        for cell, value in zip(cells, values, strict=True):
-            _cell(cell, value)
-    for values in evidence_rows(case, annotated_sha256 or {}, redactor):
-        for cell, value in zip(table.add_row().cells, values, strict=True):
-            _cell(cell, value)
-    for row in table.rows:
-        for cell, width in zip(row.cells, COLUMN_WIDTHS_CM, strict=True):
-            cell.width = Cm(width)
+    originals = {c.call.id: c.original_name for c in case.calls}
+    rows = [(str(item.number), _call_name(item), speaker_label(item.lead), _call_time(item, padding_s),
+             _proves(item), _excerpt(item, redactor), _files(item, originals[item.lead.call.id]))
+            for item in case.items]
+    message_files = {f.source.id: f for f in case.message_files}
+    rows += [_message_row(item, message_files, redactor) for item in case.message_items]
+    _table(document, HEADERS, rows, COLUMN_WIDTHS_CM)
     if not case.evidence_count:
         _write(document.add_paragraph(), "（没有已确认的标记。请先复核：python cli.py review 案件文件夹）", size=10)
     if case.contacts:
         _contacts_table(document, case, redactor)
+    _write(document.add_paragraph(), "附表：文件校验值（SHA-256）", bold=True, size=12)
+    _table(document, ANNEX_HEADERS, _annex_rows(case, excerpt_sha256, annotated_sha256 or {}), ANNEX_WIDTHS_CM,
+           size=SMALL_PT)
     _write(document.add_paragraph(), f"由 callproof {__version__} 生成。", size=8)
 
     props = document.core_properties

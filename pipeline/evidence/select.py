@@ -2,7 +2,8 @@
 
 Only accepted flags, plus pending ones with ``include_pending`` (marked 待复核); rejected flags
 never. Pack order is call order (known start times first) and, within a call, the call-level
-flags first, then transcript order; ``PackFlag.number`` is the evidence list's 序号.
+flags first, then transcript order. Flags of one sentence form one evidence item (``items``);
+``PackFlag.number`` is its item's number, the evidence list's 序号, used in every file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputError
+from pipeline.evidence.items import EvidenceItem, group_call_flags, number_width, sentence_bounds
 from pipeline.render.categories import category_label
 from pipeline.render.writers import format_timestamp
 from pipeline.store import CaseStore, NotFoundError
@@ -22,8 +24,6 @@ from pipeline.transcript import Transcript
 
 PADDING_S = 2.0  # seconds of audio kept before and after a flag in its excerpt
 EXCERPT_TEXT_MAX = 120  # characters of transcript shown per flag before trimming around the match
-MIN_SENTENCE_CHARS = 6
-_SENTENCE_ENDS = "。！？!?；;…\n"
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
@@ -69,7 +69,7 @@ class PackFlag(ReviewedFlag):
     row: FlagRow
     call: CallRow
     segment: SegmentRow | None
-    excerpt_name: str | None = None  # "excerpts/<call>_<flag>_<CATEGORY>.wav"; None: no clip (call-level)
+    excerpt_name: str | None = None  # "excerpts/01_2024-01-15_2234_爆通讯录.wav"; None: no clip of its own
 
     @property
     def is_call_level(self) -> bool:
@@ -109,6 +109,7 @@ class PackCall:
     transcript: Transcript | None
     segments: list[SegmentRow]
     flags: list[PackFlag] = field(default_factory=list)
+    stem: str = ""  # readable file stem of its transcript files: "2024-01-15_2234_13800138000"
 
 
 @dataclass
@@ -123,13 +124,20 @@ class PackCase:
     left_out: dict[str, int]  # flags not packed: {"rejected": n, "pending": n}
     # filled by select_messages.attach_messages
     message_files: list[Any] = field(default_factory=list)  # PackMessageFile
-    message_flags: list[Any] = field(default_factory=list)  # PackMessageFlag, numbered after ``flags``
+    message_flags: list[Any] = field(default_factory=list)  # PackMessageFlag, numbered after ``items``
+    items: list[EvidenceItem] = field(default_factory=list)  # the call flags grouped per sentence
+    message_items: list[EvidenceItem] = field(default_factory=list)  # the message flags grouped per message
     message_left_out: dict[str, int] = field(default_factory=lambda: {"rejected": 0, "pending": 0})
     contacts: list[Any] = field(default_factory=list)  # ContactReached rows of what the pack holds
 
     @property
     def evidence_count(self) -> int:
-        return len(self.flags) + len(self.message_flags)
+        """Evidence items (sentences and messages), not flags: see ``pipeline.evidence.items``."""
+        return len(self.items) + len(self.message_items)
+
+    @property
+    def all_items(self) -> list[EvidenceItem]:
+        return [*self.items, *self.message_items]
 
 
 def _short_time(seconds: float) -> str:
@@ -157,18 +165,10 @@ def sentence_around(text: str, start: int | None, end: int | None) -> str:
     A segment may hold several sentences and, without speaker separation, both sides' words;
     the sentence with the flagged words is what a complaint quotes.
     """
-    if start is None or end is None or not 0 <= start < end <= len(text):
+    bounds = sentence_bounds(text, start, end)
+    if bounds is None or start is None or end is None:
         return _trim(text, None, None)
-    lo = start
-    while lo > 0 and text[lo - 1] not in _SENTENCE_ENDS:
-        lo -= 1
-    if end - lo < MIN_SENTENCE_CHARS and lo > 0:  # "对！" alone says little: take the sentence before
-        lo -= 1
-        while lo > 0 and text[lo - 1] not in _SENTENCE_ENDS:
-            lo -= 1
-    hi = end
-    while hi < len(text) and text[hi - 1] not in _SENTENCE_ENDS:
-        hi += 1
+    lo, hi = bounds
     return _trim(text[lo:hi].strip(), start - lo, end - lo)
 
 
@@ -281,20 +281,74 @@ def collect(store: CaseStore, options: PackOptions) -> PackCase:
                 continue
             if row.reviewed_at:
                 times.append(row.reviewed_at)
-            flag = PackFlag(len(flags) + 1, row, call, by_idx.get(row.segment_idx) if row.segment_idx is not None
-                            else None)
-            if not flag.is_call_level and row.start_s is not None and transcript is not None:
-                category = re.sub(r"[^A-Za-z0-9_]", "_", row.category)
-                flag.excerpt_name = f"excerpts/{call.id}_{row.id:03d}_{category}.wav"
+            flag = PackFlag(0, row, call, by_idx.get(row.segment_idx) if row.segment_idx is not None else None)
             flags.append(flag)
             pack_call.flags.append(flag)
         pack_calls.append(pack_call)
+    items = _call_items(pack_calls, options.padding_s)
+    _name_transcripts(pack_calls)
     engines = {(c.engine, c.model_name, c.model_sha256) for c in calls if c.engine}
     return PackCase(
-        case_info=store.case_info(), calls=pack_calls, flags=flags, rule_packs=_rule_packs(store, all_rows),
+        case_info=store.case_info(), calls=pack_calls, flags=[f for item in items for f in item.flags],
+        rule_packs=_rule_packs(store, all_rows),
         engines=[{"engine": e, "model": m, "model_sha256": s} for e, m, s in sorted(engines, key=str)],
         content_as_of=max((_utc(t) for t in times if t), default="1980-01-01T00:00:00Z"),
-        kept_numbers=_kept_numbers(calls), left_out=left_out)
+        kept_numbers=_kept_numbers(calls), left_out=left_out, items=items)
+
+
+def _call_items(pack_calls: list[PackCall], padding_s: float) -> list[EvidenceItem]:
+    """Group each call's flags per sentence, number the items, and name their excerpts.
+
+    An item's excerpt is cut around its first flag (± ``padding_s``); another flag of the item
+    whose words fall outside that clip gets a clip of its own (``…_02b_…``)."""
+    groups = [g for pack_call in pack_calls for g in group_call_flags(pack_call.flags)]
+    width = number_width(len(groups))
+    items: list[EvidenceItem] = []
+    for number, group in enumerate(groups, start=1):
+        item = EvidenceItem(number, group)
+        for flag in group:
+            flag.number = number
+        items.append(item)
+        pack_call = next(pc for pc in pack_calls if pc.call.id == item.lead.call.id)
+        if pack_call.transcript is None or item.is_call_level:
+            continue
+        stem = f"{number:0{width}d}_{_name_time(item.lead)}_{item.short_name}"
+        covered: tuple[float, float] | None = None
+        suffix = iter("bcdefghijklmnopqrstuvwxyz")
+        for flag in group:
+            if flag.row.start_s is None:
+                continue
+            end = flag.row.end_s if flag.row.end_s is not None else flag.row.start_s
+            if covered is None:
+                flag.excerpt_name = f"excerpts/{safe_file_name(stem)}.wav"
+                covered = (flag.row.start_s - padding_s, end + padding_s)
+            elif not (covered[0] <= flag.row.start_s and end <= covered[1]):
+                letter = next(suffix, "z")
+                flag.excerpt_name = f"excerpts/{safe_file_name(f'{number:0{width}d}{letter}{stem[width:]}')}.wav"
+    for pack_call in pack_calls:
+        pack_call.flags.sort(key=lambda f: (f.number, f.row.start_char if f.row.start_char is not None else -1))
+    return items
+
+
+def _name_transcripts(pack_calls: list[PackCall]) -> None:
+    """transcripts/<date>_<HHMM>_<number>.*; two calls with one name get their id after it."""
+    stems = {}
+    for pack_call in pack_calls:
+        start = _parse_start(pack_call.call.start_time)
+        when = start.strftime("%Y-%m-%d_%H%M") if start else "日期未知"
+        stems[pack_call.call.id] = safe_file_name(f"{when}_{_digits(pack_call.call.number) or '号码未知'}")
+    counts: dict[str, int] = {}
+    for stem in stems.values():
+        counts[stem] = counts.get(stem, 0) + 1
+    for pack_call in pack_calls:
+        stem = stems[pack_call.call.id]
+        pack_call.stem = stem if counts[stem] == 1 else f"{stem}_{pack_call.call.id[:8]}"
+
+
+def _name_time(flag: PackFlag) -> str:
+    """'2024-01-15_2234' (local time of the flagged words), or '日期未知'."""
+    wall = flag.wall_time()
+    return f"{wall[:10]}_{wall[11:13]}{wall[14:16]}" if wall else "日期未知"
 
 
 def _utc(text: str) -> str:

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from pipeline.contacts_reached import UNKNOWN_PERSON, contacts_reached
+from pipeline.evidence.items import EvidenceItem, group_message_flags
 from pipeline.evidence.select import (
     PackCase,
     ReviewedFlag,
@@ -93,7 +94,8 @@ def collect_messages(store: Any, sources: list[Any], names: dict[str, str], opti
                      ) -> tuple[list[PackMessageFile], list[PackMessageFlag], dict[str, int], list[Any]]:
     """(files, packed flags, left-out counts by status, every flag row seen) for ``sources``.
 
-    Packed flags are numbered in message time order (unknown times last), across files.
+    Packed flags are grouped per message (one evidence item) and numbered in message time order
+    (unknown times last), across files, from ``first_number``.
     """
     statuses = ("accepted", "pending") if options.include_pending else ("accepted",)
     files: list[PackMessageFile] = []
@@ -117,11 +119,17 @@ def collect_messages(store: Any, sources: list[Any], names: dict[str, str], opti
                    row.start_char or 0, row.id)
             chosen.append((key, row, message, pack_file))
         files.append(pack_file)
-    packed: list[PackMessageFlag] = []
+    ordered: list[PackMessageFlag] = []
+    owner: dict[int, PackMessageFile] = {}
     for _, row, message, pack_file in sorted(chosen, key=lambda item: item[0]):
-        flag = PackMessageFlag(first_number + len(packed), row, message, pack_file.source)
-        packed.append(flag)
-        pack_file.flags.append(flag)
+        ordered.append(PackMessageFlag(0, row, message, pack_file.source))
+        owner[id(ordered[-1])] = pack_file
+    packed: list[PackMessageFlag] = []
+    for number, group in enumerate(group_message_flags(ordered), start=first_number):
+        for flag in group:
+            flag.number = number
+            packed.append(flag)
+            owner[id(flag)].flags.append(flag)
     for pack_file in files:
         if pack_file.is_screenshot and any(f.row.boxes for f in pack_file.flags):
             stem = pack_file.original_name.split("/", 1)[1]
@@ -129,12 +137,21 @@ def collect_messages(store: Any, sources: list[Any], names: dict[str, str], opti
     return files, packed, left_out, seen
 
 
+def message_items(flags: list[PackMessageFlag]) -> list[EvidenceItem]:
+    """The packed message flags (numbered per message) as evidence items, in number order."""
+    groups: dict[int, list[PackMessageFlag]] = {}
+    for flag in flags:
+        groups.setdefault(flag.number, []).append(flag)
+    return [EvidenceItem(number, group, source="message") for number, group in sorted(groups.items())]
+
+
 def attach_messages(case: PackCase, store: Any, options: Any) -> None:
     """Add the message files, their packed flags and the contacts-reached table to ``case``."""
     sources = choose_message_files(store, options)
     names = _original_names(sources, {pc.original_name for pc in case.calls})
-    files, flags, left_out, seen = collect_messages(store, sources, names, options, len(case.flags) + 1)
+    files, flags, left_out, seen = collect_messages(store, sources, names, options, len(case.items) + 1)
     case.message_files, case.message_flags, case.message_left_out = files, flags, left_out
+    case.message_items = message_items(flags)
     times = [s.intake_at for s in sources] + [f.row.reviewed_at for f in flags if f.row.reviewed_at]
     case.content_as_of = max([case.content_as_of, *(_utc(t) for t in times if t)])
     case.kept_numbers |= {d for f in files for m in f.messages if (d := _digits(m.number))}

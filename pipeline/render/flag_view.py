@@ -2,7 +2,9 @@
 
 The rules engine writes ``start``/``end`` (char offsets), ``segment_index`` and ``match``; the
 store writes ``start_char``/``end_char``, ``segment_idx`` and ``match_text``. Both are read here,
-and the explanation is turned into short Chinese lines a reviewer can check.
+and the explanation is turned into short Chinese lines: ``explanation`` in plain words (which
+words, what was checked) for the reviewer and the clerk, ``technical`` (rule ids, patterns,
+scores, model details, the engine's English notes) for the 技术细节 toggle only.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class FlagView:
     severity: int | None = None
     score: float | None = None
     legal_basis: list[str] = field(default_factory=list)
-    explanation: list[str] = field(default_factory=list)  # Chinese lines
+    explanation: list[str] = field(default_factory=list)  # plain Chinese lines
+    technical: list[str] = field(default_factory=list)  # rule ids, patterns, scores: behind 技术细节
     speaker: str | None = None
     role: str | None = None
     speaker_unconfirmed: bool = False
@@ -53,6 +56,7 @@ class FlagView:
     note: str | None = None
     stale: bool = False
     call_id: str | None = None
+    ref: int | None = None  # the evidence item's number in a pack (one number per sentence)
 
     @property
     def status_label(self) -> str:
@@ -99,37 +103,57 @@ def _char(value: Any) -> int | None:
 
 
 def explanation_lines(explanation: Any, extra: Mapping[str, Any] | None = None) -> list[str]:
-    """The rules engine's explanation (dict) or a call rule's text, as short Chinese lines."""
+    """Every line of the explanation, plain first, then technical (see ``split_explanation``)."""
+    plain, technical = split_explanation(explanation, extra)
+    return [*plain, *technical]
+
+
+def split_explanation(explanation: Any, extra: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
+    """(plain Chinese lines, technical lines) of the rules engine's explanation (dict) or a call
+    rule's text. Plain: the rule's Chinese description, context words, homophones, what was
+    checked. Technical: rule ids and patterns, model scores, an English note, unknown keys."""
     extra = extra or {}
     lines: list[str] = []
+    technical: list[str] = []
     if extra.get("description_zh"):
         lines.append(str(extra["description_zh"]))
     if isinstance(explanation, str):
-        return [*lines, explanation] if explanation else lines
+        if explanation:
+            (lines if _is_chinese(explanation) else technical).append(explanation)
+        return lines, technical
     if not isinstance(explanation, Mapping):
-        return lines
+        return lines, technical
     for pattern in explanation.get("patterns") or []:
         if isinstance(pattern, Mapping):
             kind = KIND_LABELS.get(str(pattern.get("kind")), pattern.get("kind") or "")
             text = str(pattern.get("pattern") or "")
             text = text if len(text) <= MAX_PATTERN_CHARS else text[: MAX_PATTERN_CHARS - 1] + "…"
-            lines.append(f"规则 {pattern.get('rule', '')}（{kind}）：{text}")
+            technical.append(f"规则 {pattern.get('rule', '')}（{kind}）：{text}")
     if explanation.get("context"):
-        lines.append("上下文词（加分）：" + "、".join(map(str, explanation["context"])))
+        lines.append("同一句中还有这些词：" + "、".join(map(str, explanation["context"])))
     if explanation.get("fuzzy_terms"):
         pairs = "、".join(f"“{t.get('heard')}”按“{t.get('term')}”" for t in explanation["fuzzy_terms"])
         lines.append(f"同音容错（可能是识别错字，已降分）：{pairs}")
     if explanation.get("escalated_by"):
         lines.append("加重情节：" + "、".join(map(str, explanation["escalated_by"])))
-    lines += model_lines(explanation)
+    model = model_lines(explanation)
+    technical += model[:1]  # which model, its hash, score and threshold
+    lines += model[1:]  # the labelled sentences it found similar, in plain words
     if explanation.get("gates"):
         lines.append("已检查：" + "；".join(GATE_LABELS.get(g, g) for g in explanation["gates"]))
     known = {"patterns", "matched", "context", "fuzzy", "fuzzy_terms", "escalated_by", "gates", "base_score",
              "model", "score", "threshold", "neighbours", "examples"}
     for key, value in explanation.items():
         if key not in known and isinstance(value, str | int | float) and value != "":
-            lines.append(f"{key}：{value}")
-    return lines
+            (lines if _is_chinese(str(key)) else technical).append(f"{key}：{value}")
+    return lines, technical
+
+
+def _is_chinese(text: str) -> bool:
+    """True when the text is mostly Chinese (an English engine note is technical)."""
+    han = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+    latin = sum(ch.isascii() and ch.isalpha() for ch in text)
+    return han > 0 and han >= latin / 4
 
 
 def _labels(codes: Iterable[Any]) -> str:
@@ -169,6 +193,7 @@ def flag_view(flag: Any) -> FlagView:
     end_char = _char(data.get("end_char")) if data.get("end_char") is not None else _char(data.get("end"))
     segment_index = _first(data, "segment_idx", "segment_index", "segment")
     level = data.get("level") or ("call" if segment_index is None else "segment")
+    plain, technical = split_explanation(data.get("explanation"), {**extra, **data})
     return FlagView(
         category=category, label=style.label, colour=style.colour, rule=rule, rules=rules or [rule],
         id=data.get("id"), level=level, segment_index=segment_index,
@@ -177,11 +202,11 @@ def flag_view(flag: Any) -> FlagView:
         match=str(_first(data, "match_text", "match") or ""),
         severity=data.get("severity"), score=data.get("score"),
         legal_basis=[str(b) for b in data.get("legal_basis") or []],
-        explanation=explanation_lines(data.get("explanation"), {**extra, **data}),
+        explanation=plain, technical=technical,
         speaker=data.get("speaker"), role=data.get("role"),
         speaker_unconfirmed=bool(data.get("speaker_unconfirmed")),
         status=data.get("status") or "pending", note=data.get("note"), stale=bool(data.get("stale")),
-        call_id=data.get("call_id"),
+        call_id=data.get("call_id"), ref=data.get("pack_number"),
     )
 
 

@@ -9,10 +9,12 @@ every flag plays the original recording from that moment through one ``<audio>``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from pipeline.calls import local_zone
 from pipeline.render.categories import DIRECTION_LABELS, SOURCE_LABELS, tint
 from pipeline.render.flag_view import ROLE_NAMES, FlagView, flag_runs, flag_views
 from pipeline.render.writers import MACHINE_NOTICE, format_timestamp
@@ -61,27 +63,40 @@ def flag_chip(view: FlagView) -> str:
 
 
 def flag_detail(view: FlagView, number: int) -> str:
-    """The full explanation of one flag: the tooltip's content and the row of the flag list."""
+    """The explanation of one flag in plain Chinese (the tooltip's content and the row of the flag
+    list); rule ids, patterns and scores only behind the 技术细节 toggle."""
     rows = [
-        ("类别", f"{flag_chip(view)} <code>{escape(view.category)}</code>"),
-        ("匹配文字", f"“{escape(view.match)}”" if view.match else ""),
+        ("类别", flag_chip(view)),
+        ("标记的词", f"“{escape(view.match)}”" if view.match else ""),
         ("时间", f"{clock(view.start_s)}–{clock(view.end_s)}" if view.start_s is not None else ""),
         ("说话人", escape(view.role_label + (f"（{view.speaker}）" if view.speaker else ""))),
         *rule_rows(view),
         status_row(view),
     ]
-    return f'<table class="detail" data-flag="{number}">{detail_rows_html(rows)}</table>'
+    return (f'<table class="detail" data-flag="{number}">{detail_rows_html(rows)}</table>'
+            f"{technical_details(view)}")
 
 
 def rule_rows(view: FlagView) -> list[tuple[str, str]]:
-    """The rows that explain why a flag fired: rules, score, severity, legal basis, reasoning."""
+    """The plain rows that explain a flag: legal basis and what the words are and were checked for."""
     return [
+        ("法律依据", "<br>".join(escape(b) for b in view.legal_basis_labels)),
+        ("为什么标记", "<br>".join(escape(line) for line in view.explanation)),
+    ]
+
+
+def technical_details(view: FlagView) -> str:
+    """Rule ids, category code, score, severity, patterns: a closed 技术细节 toggle."""
+    rows = [
+        ("类别代码", escape(view.category)),
         ("规则", escape("、".join(view.rules))),
         ("分数", f"{view.score:.2f}" if isinstance(view.score, int | float) else ""),
         ("严重程度", f"{view.severity} / 3" if view.severity else ""),
-        ("法律依据", "<br>".join(escape(b) for b in view.legal_basis_labels)),
-        ("判断依据", "<br>".join(escape(line) for line in view.explanation)),
+        ("法律依据代码", escape("、".join(view.legal_basis))),
+        ("说明", "<br>".join(escape(line) for line in view.technical)),
     ]
+    return f'<details class="tech"><summary>技术细节</summary><table class="detail">{detail_rows_html(rows)}</table></details>'
+
 
 
 def status_row(view: FlagView) -> tuple[str, str]:
@@ -189,7 +204,7 @@ def _call_flags(views: list[FlagView]) -> str:
     items = "".join(
         f'<li><mark class="flag call" id="flag-{n}" tabindex="0" data-flags="{n}" '
         f'style="--c:{v.colour};--bg:{tint(v.colour)}">{escape(v.label)}</mark> '
-        f'{escape(v.explanation[0] if v.explanation else v.rule)}</li>' for n, v in calls)
+        f'{escape(v.explanation[0] if v.explanation else v.label)}</li>' for n, v in calls)
     return f'<section class="call-flags"><h2>整通电话的标记</h2><ul>{items}</ul></section>'
 
 
@@ -230,26 +245,39 @@ def _segment_line(seg: Segment, views: list[FlagView], correction: Mapping[str, 
     check = '<span class="check" title="本句有识别把握不大的字词，请对照录音核听">请核听</span>' if low else ""
     fix = ""
     if correction and correction.get("text") is not None:
-        by = " · ".join(escape(str(correction[k])) for k in ("by", "at") if correction.get(k))
+        at = local_stamp(correction.get("at"))
         fix = (f'<p class="correction"><span class="tag">人工校对</span>{escape(str(correction["text"]))}'
-               f'{f" <small>（{by}）</small>" if by else ""}</p>')
+               f'{f" <small>（{escape(at)} 校对）</small>" if at else ""}</p>')
     return (f'<div class="seg" id="seg-{seg.index}" data-start="{seg.start:.3f}" data-end="{seg.end:.3f}">'
             f'<button class="time" type="button" data-t="{_attr_time(seg.start)}" '
             f'title="{format_timestamp(seg.start)} – {format_timestamp(seg.end)}，点击播放">{clock(seg.start)}</button>'
             f'<div class="body"><p class="text">{highlight_text(seg, flagged)}{check}</p>{fix}</div></div>')
 
 
-def _flag_list(views: list[FlagView]) -> str:
+def _flag_list(views: list[FlagView], links: Mapping[int, str] | None = None) -> str:
+    """Every flag with its plain explanation; in a pack, headed by its evidence item's number
+    (flags of one sentence share it) with the item's excerpt link (``links``: number -> href)."""
     if not views:
         return ""
     rows = []
+    seen: set[int] = set()
     for n, v in enumerate(views, start=1):
         when = (f'<button class="time" type="button" data-t="{_attr_time(v.start_s)}">{clock(v.start_s)}</button>'
                 if v.level == "segment" and v.start_s is not None else "整通")
-        rows.append(f'<li id="detail-{n}" data-flag-id="{escape(str(v.id or ""))}"><div class="row-head"><b>#{n}</b> {when} {flag_chip(v)}'
-                    f' <span class="status s-{escape(v.status)}">{escape(v.status_label)}</span></div>'
+        anchor = ""
+        if v.ref is not None and v.ref not in seen:
+            seen.add(v.ref)
+            anchor = f' id="item-{v.ref}"'
+        label = f"证据 {v.ref}" if v.ref is not None else f"#{n}"
+        link = (links or {}).get(v.ref) if v.ref is not None else None
+        excerpt = f' <a class="excerpt" href="{escape(link)}">录音摘录</a>' if link else ""
+        rows.append(f'<li id="detail-{n}" data-flag-id="{escape(str(v.id or ""))}"><div class="row-head">'
+                    f"<b{anchor}>{label}</b> {when} {flag_chip(v)}"
+                    f' <span class="status s-{escape(v.status)}">{escape(v.status_label)}</span>{excerpt}</div>'
                     f"{flag_detail(v, n)}</li>")
-    return f'<section class="flag-list"><h2>标记清单（{len(views)} 处）</h2><ol>{"".join(rows)}</ol></section>'
+    items = len({v.ref for v in views if v.ref is not None})
+    count = f"{len(views)} 处" + (f"（{items} 项证据）" if items and items != len(views) else "")
+    return f'<section class="flag-list"><h2>标记清单（{count}）</h2><ol>{"".join(rows)}</ol></section>'
 
 
 def _footer(transcript: Transcript) -> str:
@@ -260,15 +288,31 @@ def _footer(transcript: Transcript) -> str:
     return f'<footer><p>{escape(MACHINE_NOTICE)}</p><p>{escape(" · ".join(b for b in bits if b))}</p></footer>'
 
 
+def local_stamp(value: Any) -> str:
+    """A stored UTC time as local wall time 'YYYY-MM-DD HH:MM' ('' when unknown)."""
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if when.tzinfo is not None:
+        when = when.astimezone(local_zone()).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
 def render_call_html(transcript: Transcript, flags: Iterable[Any], meta: Mapping[str, Any], audio_href: str,
-                     *, corrections: Mapping[int, Mapping[str, Any]] | None = None) -> str:
+                     *, corrections: Mapping[int, Mapping[str, Any]] | None = None,
+                     excerpt_links: Mapping[int, str] | None = None) -> str:
     """The annotated transcript page of one call.
 
     ``flags``: rules-engine dicts/``Flag``s or store rows (``FlagRow``/``to_dict()``), call-level
     ones (``level='call'`` or no segment) shown in the header. ``meta``: call metadata (a
     ``CallRow``'s or ``CallMeta``'s dict: number, contact_name, start_time/start, start_source,
     direction, duration, sha256, source_path). ``audio_href``: URL of the original recording
-    relative to the page. ``corrections``: segment index -> {"text", "by", "at"} human edits.
+    relative to the page. ``corrections``: segment index -> {"text", "by", "at"} human edits
+    (shown as 人工校对 with the local time). ``excerpt_links``: evidence number -> excerpt href
+    (pack pages; flags carry their number as ``pack_number``).
     """
     views = flag_views(flags)
     title = f"通话转写 {meta.get('number') or ''} {str(meta.get('start_time') or meta.get('start') or '')[:16]}"
@@ -278,6 +322,6 @@ def render_call_html(transcript: Transcript, flags: Iterable[Any], meta: Mapping
         f"<title>{escape(title.strip())}</title><style>{asset('page.css')}{asset('call.css')}</style></head><body>",
         f'<header class="top">{_header(transcript, meta, audio_href)}{_call_flags(views)}{_legend(views)}</header>',
         f'<main class="transcript">{_turns(transcript, views, corrections or {})}</main>',
-        _flag_list(views), _footer(transcript),
+        _flag_list(views, excerpt_links), _footer(transcript),
         f'<div id="tip" class="tip" role="tooltip" hidden></div><script>{asset("call.js")}</script></body></html>\n',
     ])
