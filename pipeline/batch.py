@@ -20,7 +20,7 @@ from typing import Any
 from pipeline.asr.base import Engine
 from pipeline.asr.factory import compute_fingerprint, model_fingerprint
 from pipeline.audio import AudioInfo, decode, probe, sha256_file
-from pipeline.callrules import CallRuleOptions, call_log_flags
+from pipeline.callrules import CallRuleOptions
 from pipeline.calls import apply_overrides, call_metadata, load_overrides
 from pipeline.contacts_reached import person_from_path
 from pipeline.detect import Detector
@@ -163,20 +163,10 @@ def load_call_overrides(discovery: Discovery) -> dict[str, dict[str, Any]]:
 
 
 def apply_call_rules(store: CaseStore, options: CallRuleOptions) -> int:
-    calls = [c for c in store.iter_calls() if c.status == "done"]
-    flags = call_log_flags(calls, options)
-    by_call: dict[str, list[dict[str, Any]]] = {c.id: [] for c in calls}
-    for flag in flags:
-        data = flag.to_dict()
-        for call_id in flag.call_ids:
-            call = store.get_call(call_id)
-            by_call.setdefault(call_id, []).append(
-                {**data, "start_s": 0.0, "end_s": call.duration or 0.0, "text": flag.description_zh}
-            )
-    with store.transaction():
-        for call_id, call_flags in by_call.items():
-            store.replace_flags(call_id, call_flags, level="call")
-    return len(flags)
+    """OFF_HOURS / EXCESS_FREQ / rotating numbers over every call, recorded or only logged (pipeline.calllog)."""
+    from pipeline.calllog.rules import apply_call_log_rules
+
+    return apply_call_log_rules(store, options)
 
 
 # ------------------------------------------------------------------ parallel transcription

@@ -105,7 +105,18 @@ def _caveats(calls: list[CallLike]) -> tuple[int, list[str]]:
         notes.append("通话方向未知（可能是本人拨出），请核对")
     if any(getattr(c, "start_source", None) == "mtime" for c in calls):
         notes.append("时间取自文件修改时间，复制文件可能改变它，请以通话记录为准")
+    if any(getattr(c, "count", 1) > 1 for c in calls):
+        notes.append("含通话记录截图中合并显示的多次通话（如“(3)”），请打开详情核对")
     return (1 if notes else 0), notes
+
+
+def _count(call: CallLike) -> int:
+    return max(1, int(getattr(call, "count", 1) or 1))
+
+
+def _party(call: CallLike) -> str | None:
+    """The number, else the contact name a call log shows (a screenshot of a saved contact)."""
+    return call.number or getattr(call, "contact_name", None)
 
 
 def off_hours_flags(calls: list[CallLike], options: CallRuleOptions) -> list[CallFlag]:
@@ -113,7 +124,7 @@ def off_hours_flags(calls: list[CallLike], options: CallRuleOptions) -> list[Cal
     window = f"{options.off_hours_start:%H:%M}–{options.off_hours_end:%H:%M}"
     for call in calls:
         local = _local_start(call, options)
-        if local is None or not _is_collector_call(call, options):
+        if local is None or not _is_collector_call(call, options) or getattr(call, "time_precision", None) == "day":
             continue
         if not _in_window(local.time(), options.off_hours_start, options.off_hours_end):
             continue
@@ -137,10 +148,10 @@ def _group_by_number_day(calls: list[CallLike], options: CallRuleOptions, connec
         is_connected = getattr(call, "connected", None)
         if is_connected is None:
             is_connected = bool(call.duration and call.duration > 0)
-        if local is None or not call.number or is_connected != connected:
+        if local is None or not _party(call) or is_connected != connected:
             continue
         if _is_collector_call(call, options):
-            groups[(call.number, local.date())].append((local, call))
+            groups[(str(_party(call)), local.date())].append((local, call))
     return groups
 
 
@@ -152,20 +163,24 @@ def excess_frequency_flags(calls: list[CallLike], options: CallRuleOptions) -> l
               "未接来电", "银行业协会催收指引规定每天对同一号码未接通的呼叫不超过 {limit} 次")]
     for connected, limit, rule, basis, what, norm in kinds:
         for (number, day), group in sorted(_group_by_number_day(calls, options, connected).items()):
-            if len(group) <= limit:
+            total = sum(_count(c) for _, c in group)
+            if total <= limit:
                 continue
             group.sort(key=lambda item: item[0])
             penalty, notes = _caveats([c for _, c in group])
-            severity = (3 if len(group) >= 2 * limit else 2) - penalty
-            times = "、".join(f"{t:%H:%M}" for t, _ in group)
+            severity = (3 if total >= 2 * limit else 2) - penalty
+            times = "、".join(f"{t:%H:%M}" + (f"×{_count(c)}" if _count(c) > 1 else "")
+                             if getattr(c, "time_precision", None) != "day" else "时刻不详" for t, c in group)
+            unrecorded = sum(_count(c) for _, c in group if getattr(c, "call_id", c.id) is None)
+            extra = f"，其中 {unrecorded} 通没有录音（来自通话记录）" if unrecorded and connected else ""
             flags.append(CallFlag(
                 category="EXCESS_FREQ", rule=rule, call_ids=[c.id for _, c in group], legal_basis=list(basis),
                 severity=max(1, severity),
-                explanation=f"{len(group)} {'connected' if connected else 'unanswered'} calls from "
+                explanation=f"{total} {'connected' if connected else 'unanswered'} calls from "
                             f"{number} on {day.isoformat()} (limit {limit})",
-                description_zh=(f"{day:%Y-%m-%d} 号码 {number} 共有 {len(group)} 通{what}（{times}），"
+                description_zh=(f"{day:%Y-%m-%d} 号码 {number} 共有 {total} 通{what}（{times}）{extra}，"
                                 f"超过每天 {limit} 通的上限；{norm.format(limit=limit)}。" + "".join(notes)),
-                number=number, day=day, local_times=[t for t, _ in group], count=len(group)))
+                number=number, day=day, local_times=[t for t, _ in group], count=total))
     return flags
 
 

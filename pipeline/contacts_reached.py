@@ -39,6 +39,7 @@ DEVICE_FOLDERS = {
     "audio", "voice", "录音", "通话录音", "screenshots", "screenshot", "截图", "截屏", "pictures", "dcim", "camera",
     "download", "downloads", "wechat", "weixin", "微信", "qq", "tencent", "sms", "短信", "messages", "消息",
     "backup", "backups", "备份", "images", "图片", "documents", "files", "input", "data",
+    "通话记录", "calllog", "call_log", "call logs", "calllogs", "详单", "通话详单", "最近通话",
 }
 
 
@@ -147,7 +148,9 @@ def contacts_reached(store: Any, input_dir: Path | None = None, *, call_ids: set
     """The table for a case: the borrower first, then contacts by how often they were reached.
 
     Calls count unless failed; their own ``received_by`` wins, else the folder layout under
-    ``input_dir`` (when given). Messages count when ``contact_messages`` keeps them and they
+    ``input_dir`` (when given). Calls known only from a call log (``pipeline.calllog``: not
+    recorded, missed ones too) count with their file's person, in the case's table (``call_ids``
+    None); a call in two logs, or in a log and a recording, counts once. Messages count when ``contact_messages`` keeps them and they
     were not sent by the person. An evidence pack narrows the table to what it holds:
     ``call_ids`` / ``source_ids`` (None = all) and the ``flag_statuses`` whose categories count.
     """
@@ -167,6 +170,15 @@ def contacts_reached(store: Any, input_dir: Path | None = None, *, call_ids: set
         entry = tally(call.received_by or person_from_path(Path(call.source_path), input_dir))
         entry.row.calls += 1
         entry.add(call.number, call.start_time, live(store.call_flags(call.id)))
+    if call_ids is None and hasattr(store, "calllog_entries"):  # calls known only from a call log
+        sources = {s.id: s for s in store.calllog_sources(status="done")}
+        for entry in store.calllog_entries():
+            if entry.same_as or entry.call_id or entry.direction == "outgoing":
+                continue  # counted once: with its recording, or with the log entry kept for the call
+            source = sources.get(entry.source_id)
+            row = tally(entry.received_by or (source.received_by if source else None))
+            row.row.calls += entry.count
+            row.add(entry.number or entry.contact_name, entry.start_time, [])
     if hasattr(store, "message_sources"):
         sources = {s.id: s for s in store.message_sources() if source_ids is None or s.id in source_ids}
         flags_by_message: dict[str, list[Any]] = {}

@@ -15,6 +15,8 @@ from rich.table import Table
 from pipeline.asr.base import Engine
 from pipeline.asr.factory import load_engine
 from pipeline.batch import CallOutcome, RunEvents, RunSettings, apply_call_rules, auto_workers, run_batch
+from pipeline.calllog.importer import CachingReader, discover_call_logs, import_call_logs
+from pipeline.calllog.summary import print_call_log_summary, write_case_call_log
 from pipeline.callrules import CallRuleOptions
 from pipeline.case_outputs import build_summary, write_call_outputs, write_summary
 from pipeline.commands.common import exclusive_case, parse_window
@@ -111,7 +113,8 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
          started: float) -> int:
     discovery = discover(input_dir)
     message_files = discover_messages(input_dir)
-    discovery.skipped = [(p, why) for p, why in discovery.skipped if p not in set(message_files)]
+    log_files = discover_call_logs(input_dir)
+    discovery.skipped = [(p, why) for p, why in discovery.skipped if p not in set(message_files) | set(log_files)]
     try:
         loaded, config = build_config(opts)
     except ConfigError as exc:
@@ -139,8 +142,11 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
     except ConfigError as exc:
         console.print(f"[red]错误[/red] {exc}")
         return 2
-    apply_call_rules(store, settings.call_rules)
-    msg_report = import_messages(store, message_files, rules, input_dir, events=events)
+    reader = CachingReader()  # a screenshot looked at as a call log is not read again as a chat
+    log_report = import_call_logs(store, log_files, input_dir, reader=reader, events=events)
+    message_files = [p for p in message_files if p not in log_report.consumed]
+    log_report.findings = apply_call_rules(store, settings.call_rules)
+    msg_report = import_messages(store, message_files, rules, input_dir, events=events, reader=reader)
     for call in store.iter_calls():
         if call.status == "done":
             write_call_outputs(store, case_dir, call.id, settings.formats, rules.pack_info, rules.info())
@@ -153,15 +159,17 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
          "rule_packs": rules.pack_info, "detector": rules.info()},
     )
     summary["messages"] = msg_report.to_dict()
+    summary["call_log"] = {**log_report.to_dict(), **write_case_call_log(store, case_dir)}
     reached = contacts_reached(store, input_dir)
     summary["contacts_reached"] = [row.to_dict() for row in reached]
     write_summary(case_dir, summary)
     store.finish_run(run_id, {k: summary[k] for k in ("calls", "audio_minutes", "flags_per_category", "this_run")})
     _print_summary(console, report.outcomes, summary, elapsed, case_dir)
+    print_call_log_summary(console, log_report)
     print_message_summary(console, msg_report)
-    if message_files:
+    if message_files or log_report.consumed:
         console.print(to_markdown(reached))
-    failed = any(o.status == "failed" for o in report.outcomes) or bool(msg_report.failed)
+    failed = any(o.status == "failed" for o in report.outcomes) or bool(msg_report.failed) or bool(log_report.failed)
     return 1 if failed else 0
 
 
