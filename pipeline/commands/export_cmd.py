@@ -131,7 +131,9 @@ def _report_export(console: Console, result: ExportResult, case_dir: Path, inclu
               help="The pack's 存证码 (or the SHA-256 of the zip or of manifest.json) sent out at export; any mismatch fails.")
 @click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path),
               help="A case folder: the pack must be one whose export its custody log records.")
-def verify_command(pack: Path, expect: str | None, case_dir: Path | None) -> None:
+@click.option("--retranscribe", is_flag=True,
+              help="Also re-run the recorded engine and options on the pack's originals and compare the transcripts.")
+def verify_command(pack: Path, expect: str | None, case_dir: Path | None, retranscribe: bool) -> None:
     """Check an evidence pack (zip or folder) is intact (核对证据包): signature, hashes, custody chain, excerpts vs originals."""
     console = Console(stderr=True, soft_wrap=True)
     try:
@@ -145,6 +147,10 @@ def verify_command(pack: Path, expect: str | None, case_dir: Path | None) -> Non
         click.echo(f"签名有效，签名密钥指纹 {spaced(report.signer)}（{_whose(report.signer)}）；存证码 {report.code}")
     for note in report.notes:
         click.echo(note)
+    same = _retranscribe(console, pack) if retranscribe else True
+    if report.ok and not same:
+        click.echo("证据包本身完好，但重新转写的结果与包内转写不完全一致（见上）。")
+        sys.exit(1)
     if report.ok:
         click.echo(f"证据包完好：{report.files_checked} 个文件哈希一致，保管链 {report.custody_events} 条完整，"
                    f"{report.excerpts_checked} 段摘录与原件逐样本一致。")
@@ -154,6 +160,32 @@ def verify_command(pack: Path, expect: str | None, case_dir: Path | None) -> Non
         sys.exit(0)
     click.echo(f"发现 {len(report.problems)} 个问题，证据包不完整或被改动。")
     sys.exit(1)
+
+
+def _retranscribe(console: Console, pack: Path) -> bool:
+    """Print, per call, whether re-transcribing the original gives the pack's transcript; True if all do."""
+    from pipeline.evidence.retranscribe import retranscribe_pack
+
+    try:
+        report = retranscribe_pack(pack, progress=lambda name: console.print(f"重新转写 {name} …", markup=False))
+    except (InputError, ConfigError) as exc:
+        _error(console, str(exc))
+        return False
+    for call in report.calls:
+        if call.status == "identical":
+            click.echo(f"✓ {call.name}：重新转写与包内转写逐字、逐时间一致")
+        elif call.status == "skipped":
+            click.echo(f"－ {call.name}：未重新转写（{call.reason}）")
+        else:
+            extra = f"，{call.speaker_changes} 段说话人不同" if call.speaker_changes else ""
+            click.echo(f"✗ {call.name}：{len(call.diffs)} 段不同{extra}")
+            for diff in call.diffs[:5]:
+                click.echo(f"    {diff.describe()}")
+        for note in call.notes:
+            click.echo(f"    注意：{note}")
+    if not report.calls:
+        click.echo("包内没有可重新转写的通话转写。")
+    return report.ok
 
 
 def _whose(signer: str) -> str:
