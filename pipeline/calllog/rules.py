@@ -17,6 +17,7 @@ from pipeline.calllog.merge import LoggedCall, MergeOptions, merge_call_log
 from pipeline.calllog.model import TIME_SOURCES, TYPE_LABELS
 from pipeline.calllog.rotation import rotating_number_flags
 from pipeline.callrules import CallFlag, CallRuleOptions, _in_window, call_log_flags
+from pipeline.contacts_reached import BORROWER, UNKNOWN_PERSON, relation_of
 
 DIGEST_KEY = "call_log"
 DIGEST_NUMBERS = 60  # numbers listed in the digest (most calls first)
@@ -92,6 +93,14 @@ def log_digest(store: Any, calls: list[LoggedCall], flags: list[CallFlag], optio
                    "first": min(times[party]) if times[party] else "时间未知",
                    "last": max(times[party]) if times[party] else "时间未知"}
                   for party, counts in sorted(numbers.items(), key=lambda kv: (-kv[1]["calls"], kv[0]))]
+    people: dict[str, Counter] = defaultdict(Counter)
+    last_seen: dict[str, str] = {}
+    for call in incoming:
+        person = call.received_by or UNKNOWN_PERSON
+        people[person]["calls"] += call.count
+        people[person]["unanswered"] += call.count if call.connected is False else 0
+        if call.start is not None:
+            last_seen[person] = max(last_seen.get(person, ""), call.start.isoformat(sep=" ")[:16])
     sources = store.calllog_sources() if hasattr(store, "calllog_sources") else []
     known = sorted(c.start for c in incoming if c.start is not None)
     return {
@@ -105,6 +114,9 @@ def log_digest(store: Any, calls: list[LoggedCall], flags: list[CallFlag], optio
         "first": known[0].isoformat(sep=" ")[:16] if known else "时间未知",
         "last": known[-1].isoformat(sep=" ")[:16] if known else "时间未知",
         "numbers": per_number[:DIGEST_NUMBERS],
+        "people": [{"person": person, "relation": relation_of(person) or "—", "is_borrower": relation_of(person) == BORROWER,
+                    "calls": c["calls"], "unanswered": c["unanswered"], "last": last_seen.get(person, "时间未知")}
+                   for person, c in sorted(people.items(), key=lambda kv: (-kv[1]["calls"], kv[0]))],
         "days": [{"day": d, **{k: c[k] for k in ("calls", "answered", "unanswered", "off_hours")}}
                  for d, c in sorted(days.items())],
         "findings": [{"category": f.category, "rule": f.rule, "number": f.number,

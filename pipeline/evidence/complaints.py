@@ -23,6 +23,7 @@ from pipeline import __version__
 from pipeline.config import PROJECT_ROOT
 from pipeline.errors import ConfigError
 from pipeline.evidence.call_files import transcript_path
+from pipeline.evidence.channels import CHANNEL_DRAFTS, call_log_context
 from pipeline.evidence.facts import facts_only
 from pipeline.evidence.items import EvidenceItem, is_borrower_label, sentence_bounds, speaker_label
 from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day
@@ -42,6 +43,7 @@ DEFAULT_TEMPLATES = PROJECT_ROOT / "configs" / "templates"
 # ``register_channel``; every channel gets the same context (``complaint_context``).
 COMPLAINTS = {"complaints/12321.txt": "12321.txt.j2", "complaints/12378.txt": "12378.txt.j2",
               "complaints/110_statement.txt": "110_statement.txt.j2", "complaints/nifa.txt": "nifa.txt.j2"}
+COMPLAINTS.update(CHANNEL_DRAFTS)  # 信用中国, 民事起诉状, 行为保全, 媒体求助 (pipeline/evidence/channels.py)
 CHECKLIST = ("complaints/核对清单.txt", "checklist.txt.j2")  # the user's own list: hints, never pasted
 README = ("README.txt", "README.txt.j2")
 QUOTE_LIMIT = 5  # items a draft with a length limit quotes (the most severe confirmed first)
@@ -352,6 +354,7 @@ def complaint_context(case: PackCase, options: Mapping[str, Any]) -> dict[str, A
                      for k in sorted({*case.left_out, *case.message_left_out})},
         "first_call": next((c["start"] for c in calls if c["start"] != "时间未知"), "时间未知"),
         "last_call": next((c["start"] for c in reversed(calls) if c["start"] != "时间未知"), "时间未知"),
+        "call_log": call_log_context(case),
         "first_message": message_times[0] if message_times else "时间未知",
         "last_message": message_times[-1] if message_times else "时间未知",
     }
