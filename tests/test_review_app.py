@@ -29,6 +29,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 OUTPUT = Path(__file__).resolve().parent / "_output"
 VIEWPORT = {"width": 1366, "height": 768}
+FLAG = "#flag-list button.cat"  # one per flag (category); a list item holds every category of one sentence
 
 
 class Running:
@@ -170,7 +171,8 @@ def test_actions_are_written_with_custody_events(app: Running) -> None:
         seg = store.segments(call.id)[2]
         assert seg.corrected_text == "改正后的文字" and seg.text != "改正后的文字" and seg.corrected_by
         events = store.custody_events()[events_before:]
-        assert [e.action for e in events] == ["review", "review", "correct", "role"]
+        # changing a role re-flags the call itself: a "flag" event follows the "role" one
+        assert [e.action for e in events] == ["review", "review", "correct", "role", "flag"]
         assert events[0].detail["before"]["status"] == "pending" and events[0].detail["after"]["status"] == "accepted"
         assert not store.verify_custody()
 
@@ -287,7 +289,8 @@ def _wait(page, expression: str, timeout_s: float = 15.0) -> None:
 
 
 def _flag_ids(page) -> list[int]:
-    return [int(x) for x in page.eval_on_selector_all("li.item", "items => items.map(i => i.dataset.id)")]
+    """The flags in list order: one chip per category of each sentence (``li.item`` is one sentence)."""
+    return [int(x) for x in page.eval_on_selector_all(FLAG, "items => items.map(i => i.dataset.id)")]
 
 
 @pytest.mark.browser
@@ -299,13 +302,13 @@ def test_reviewer_flow_in_chromium(tmp_path: Path, browser_page) -> None:
         page.goto(running.server.url)
         page.wait_for_selector("li.item")
         page.select_option("#f-call", call.id)
-        _wait(page, f"document.querySelectorAll('li.item').length === {len(running.store.call_flags(call.id))}")
+        _wait(page, f"document.querySelectorAll('{FLAG}').length === {len(running.store.call_flags(call.id))}")
         ids = _flag_ids(page)
         first, second, third = (running.store.get_flag(i) for i in ids[1:4])
         machine_text = running.store.segments(call.id)[third.segment_idx].text
         assert first.start_s > 3.0  # so that its excerpt starts after 0
 
-        page.click(f'li.item[data-id="{first.id}"]')
+        page.click(f'#flag-list button.cat[data-id="{first.id}"]')
         page.wait_for_selector("#segments .seg.current")
         page.keyboard.press("p")  # play the excerpt: the player jumps to 3 s before the flag
         _wait(page, "document.getElementById('player').currentTime > 1")
@@ -315,10 +318,10 @@ def test_reviewer_flow_in_chromium(tmp_path: Path, browser_page) -> None:
 
         page.keyboard.press("a")  # accept; the next pending flag is selected
         _wait(page, "document.getElementById('count-accepted').textContent.includes('1')")
-        page.wait_for_selector(f'li.item.selected[data-id="{second.id}"]')
+        page.wait_for_selector(f'#flag-list button.cat.on[data-id="{second.id}"]')
         page.keyboard.press("r")
         _wait(page, "document.getElementById('count-rejected').textContent.includes('1')")
-        page.wait_for_selector(f'li.item.selected[data-id="{third.id}"]')
+        page.wait_for_selector(f'#flag-list button.cat.on[data-id="{third.id}"]')
 
         page.keyboard.press("e")  # correct the text of the selected flag's segment
         editor = page.wait_for_selector(f"#seg-{third.segment_idx} .editor textarea")
@@ -342,16 +345,16 @@ def test_reviewer_flow_in_chromium(tmp_path: Path, browser_page) -> None:
         page.wait_for_selector("li.item")
         page.uncheck("#f-pending")
         page.select_option("#f-call", call.id)
-        page.wait_for_selector(f'li.item.s-accepted[data-id="{first.id}"]')
-        assert page.text_content(f'li.item[data-id="{first.id}"] .st') == "已确认"
-        assert page.text_content(f'li.item[data-id="{second.id}"] .st') == "已排除"
-        page.click(f'li.item[data-id="{third.id}"]')
+        page.wait_for_selector(f'#flag-list button.cat.s-accepted[data-id="{first.id}"]')
+        assert page.text_content(f'#flag-list button.cat[data-id="{first.id}"] .st') == "已确认"
+        assert page.text_content(f'#flag-list button.cat[data-id="{second.id}"] .st') == "已排除"
+        page.click(f'#flag-list button.cat[data-id="{third.id}"]')
         assert "人工校对" in page.text_content(f"#seg-{third.segment_idx} .corrected")
         assert page.input_value("#note") == "录音 00:20 处可听清"
 
         assert page.evaluate("fetch('api/state').then(r => r.status)") == 403  # no token header
         OUTPUT.mkdir(exist_ok=True)
-        page.click(f'li.item[data-id="{second.id}"]')
+        page.click(f'#flag-list button.cat[data-id="{second.id}"]')
         page.wait_for_timeout(200)
         page.screenshot(path=str(OUTPUT / "review_page.png"))
     finally:
@@ -497,11 +500,11 @@ def test_message_review_in_chromium(tmp_path: Path, browser_page) -> None:
         page.wait_for_selector("li.item")
         page.select_option("#f-kind", "sms")
         sms_flags = store.message_flags(source_id=running.messages.sms_id)
-        _wait(page, f"document.querySelectorAll('li.item').length === {len(sms_flags)}")
-        keys = page.eval_on_selector_all("li.item", "items => items.map(i => i.dataset.id)")
+        _wait(page, f"document.querySelectorAll('{FLAG}').length === {len(sms_flags)}")
+        keys = page.eval_on_selector_all(FLAG, "items => items.map(i => i.dataset.id)")
         assert all(k.startswith("m") for k in keys)
         blast = next(f for f in sms_flags if f.category == "CONTACTS_BLAST")
-        page.click(f'li.item[data-id="m{blast.id}"]')
+        page.click(f'#flag-list button.cat[data-id="m{blast.id}"]')
         page.wait_for_selector("#segments .msg.current mark.sel")  # the message, its flagged words marked
         assert page.text_content("#flag-context mark") == blast.match_text
         assert page.is_hidden("#player-bar")
@@ -516,12 +519,12 @@ def test_message_review_in_chromium(tmp_path: Path, browser_page) -> None:
         _wait(page, "document.getElementById('shot-image').complete && document.getElementById('shot-image').naturalWidth === 720")
         assert "annotated.png" in page.get_attribute("#shot-image", "src")
         shot_flag = store.message_flags(source_id=running.messages.shot_id)[0]
-        page.click(f'li.item[data-id="m{shot_flag.id}"]')
+        page.click(f'#flag-list button.cat[data-id="m{shot_flag.id}"]')
         page.keyboard.press("r")
         _wait(page, "document.getElementById('count-rejected').textContent.includes('1')")
         OUTPUT.mkdir(exist_ok=True)
         page.uncheck("#f-pending")
-        page.click(f'li.item[data-id="m{shot_flag.id}"]')
+        page.click(f'#flag-list button.cat[data-id="m{shot_flag.id}"]')
         page.wait_for_timeout(300)
         page.screenshot(path=str(OUTPUT / "review_screenshot_flag.png"))
 
@@ -529,10 +532,130 @@ def test_message_review_in_chromium(tmp_path: Path, browser_page) -> None:
         page.wait_for_selector("li.item")
         page.uncheck("#f-pending")
         page.select_option("#f-kind", "")
-        page.wait_for_selector(f'li.item.s-accepted[data-id="m{blast.id}"]')
-        assert page.text_content(f'li.item[data-id="m{shot_flag.id}"] .st') == "已排除"
+        page.wait_for_selector(f'#flag-list button.cat.s-accepted[data-id="m{blast.id}"]')
+        assert page.text_content(f'#flag-list button.cat[data-id="m{shot_flag.id}"] .st') == "已排除"
         with running.fresh_store() as fresh:
             assert fresh.get_message_flag(shot_flag.id).status == "rejected"
         assert not errors, errors
+    finally:
+        running.stop()
+
+
+# ------------------------------------------------------------------ phone and desktop widths
+
+ARTIFACTS = OUTPUT / "artifacts"  # screenshots for a person to look at (tests/_output is not committed)
+BUTTONS = ("#btn-prev", "#btn-next", "#btn-play", "#btn-accept", "#btn-reject", "#btn-reset", "#help-btn")
+_LAYOUT_JS = """(ids) => ids.map(id => {
+  const el = document.querySelector(id);
+  if (!el) return {id, missing: true};
+  const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+  const text = Array.from(el.childNodes).find(n => n.nodeType === 3 && n.textContent.trim());
+  let lines = 0;
+  if (text) { const r = document.createRange(); r.selectNodeContents(text);
+              lines = new Set(Array.from(r.getClientRects()).map(c => Math.round(c.top))).size; }
+  return {id, x: box.left, right: box.right, width: box.width, height: box.height, lines,
+          clipped: el.scrollWidth > el.clientWidth + 1,
+          visible: style.visibility !== "hidden" && style.display !== "none" && box.width > 0 && box.height > 0};
+})"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1400, 900)])
+def test_review_page_fits_phone_and_desktop(tmp_path: Path, width: int, height: int) -> None:
+    """Buttons visible, inside the screen, one line each (not one character per line), touch-sized
+    on a phone and clickable; filters not cut off; on a phone the list, then the flag, then the
+    transcript, and the page does not open scrolled away. Screenshots go to tests/_output/artifacts."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (/usr/bin/chromium): apt-get install -y chromium fonts-noto-cjk")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    running = Running(tmp_path / "case")
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = _chromium(playwright)
+            page = browser.new_page(viewport={"width": width, "height": height}, has_touch=width < 700)
+            page.goto(running.server.url)
+            page.wait_for_selector("#btn-accept")
+            page.wait_for_selector("#segments .seg")
+            page.wait_for_timeout(300)
+            assert page.evaluate("window.scrollY") == 0  # opens at the top, not scrolled onto an empty area
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / f"review_{width}x{height}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+
+            layout = page.evaluate(_LAYOUT_JS, list(BUTTONS))
+            for box in layout:
+                assert not box.get("missing") and box["visible"], box
+                assert box["x"] >= 0 and box["right"] <= width + 0.5, f"{box['id']} is cut off: {box}"
+                assert box["lines"] == 1 and not box["clipped"], f"{box['id']} wraps or is clipped: {box}"
+                assert box["width"] >= 40, box
+                if width < 700:
+                    assert box["height"] >= 44 and box["width"] >= 44, f"{box['id']} is not touch-sized: {box}"
+            filters = page.evaluate(_LAYOUT_JS, ["#f-pending", "#f-kind", "#f-category", "#f-call", "#f-speaker"])
+            for box in filters:
+                assert box["visible"] and box["x"] >= 0 and box["right"] <= width + 0.5, f"filter cut off: {box}"
+            panes = page.evaluate("""() => ['#list-pane', '#flag-panel', '#call-panel'].map(id => {
+                const b = document.querySelector(id).getBoundingClientRect(); return [b.left, b.top, b.width]; })""")
+            if width < 700:  # one column: list, then the selected flag, then the transcript
+                (_, list_top, list_w), (_, flag_top, flag_w), (_, call_top, _) = panes
+                assert list_top < flag_top < call_top
+                assert flag_w >= width * 0.9 and list_w >= width * 0.9
+            else:
+                assert panes[1][0] > panes[0][0] + panes[0][2] - 1  # the flag beside the list
+
+            first = page.get_attribute("li.item.selected", "data-id")
+            page.click("#btn-next")  # clickable for real (playwright refuses a covered or off-screen target)
+            _wait(page, f"!document.querySelector('#flag-list button.cat.on[data-id=\"{first}\"]')")
+            page.click("#btn-prev")
+            page.wait_for_selector(f'#flag-list button.cat.on[data-id="{first}"]')
+            page.click("#btn-accept")
+            _wait(page, "document.getElementById('count-accepted').textContent.includes('1')")
+            with running.fresh_store() as store:
+                assert store.get_flag(int(first)).status == "accepted"
+            if width < 700:  # swipe left on the flag: the next one
+                selected = page.evaluate("document.querySelector('#flag-list button.cat.on').dataset.id")
+                page.evaluate("""() => { const p = document.getElementById('flag-panel');
+                    const t = (x) => new Touch({identifier: 1, target: p, clientX: x, clientY: 300});
+                    p.dispatchEvent(new TouchEvent('touchstart', {changedTouches: [t(300)], bubbles: true}));
+                    p.dispatchEvent(new TouchEvent('touchend', {changedTouches: [t(120)], bubbles: true})); }""")
+                _wait(page, f"document.querySelector('#flag-list button.cat.on').dataset.id !== '{selected}'")
+            page.screenshot(path=str(ARTIFACTS / f"review_{width}x{height}_after.png"), full_page=False)
+            browser.close()
+    finally:
+        running.stop()
+
+
+@pytest.mark.browser
+def test_one_sentence_is_one_list_item_with_all_its_categories(tmp_path: Path, browser_page) -> None:
+    """抓你 and 坐牢 (two FALSE_LEGAL flags) are one item; IMPERSONATION and FALSE_LEGAL on one
+    sentence are one item with two chips; each chip is decided on its own; counts read N 处（M 句）."""
+    running = Running(tmp_path / "case")
+    page = browser_page
+    try:
+        call = _call(running, ".oga")
+        flags = running.store.call_flags(call.id)
+        page.goto(running.server.url)
+        page.wait_for_selector("li.item")
+        page.select_option("#f-call", call.id)
+        _wait(page, f"document.querySelectorAll('{FLAG}').length === {len(flags)}")
+        groups = page.eval_on_selector_all("li.item", "items => items.map(i => i.dataset.ids.split(' '))")
+        by_match = {f.match_text: str(f.id) for f in flags}
+        assert any({by_match["抓你"], by_match["坐牢"]} <= set(g) for g in groups)
+        assert any({by_match["我是城东派出所"], by_match["已经立案"]} <= set(g) for g in groups)
+        assert len(groups) < len(flags)
+        assert f"{len(flags)} 处（{len(groups)} 句）" in page.text_content("#list-head")
+        impersonation = by_match["我是城东派出所"]
+        page.click(f'{FLAG}[data-id="{impersonation}"]')
+        page.wait_for_selector("#flag-siblings button.cat")
+        page.click("#btn-reject")  # the decision is per category: the sentence's other category stays pending
+        _wait(page, "document.getElementById('count-rejected').textContent.includes('1')")
+        with running.fresh_store() as store:
+            assert store.get_flag(int(impersonation)).status == "rejected"
+            assert store.get_flag(int(by_match["已经立案"])).status == "pending"
+        why = page.text_content("#flag-why")
+        assert "技术细节" in why
+        plain = page.evaluate("""() => { const d = document.getElementById('flag-why').cloneNode(true);
+            d.querySelectorAll('details.tech').forEach(t => t.remove()); return d.textContent; }""")
+        assert not re.search(r"[A-Z]{3,}_|[a-z]\.[a-z_]+|[A-Z]{2,}-\d|\(\?:", plain), plain  # no rule id, code or regex
     finally:
         running.stop()

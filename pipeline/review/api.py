@@ -11,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline.batch import reflag_stored
+from pipeline.detect import load_detector
 from pipeline.messages.annotated import screenshot_boxes
 from pipeline.render.categories import DIRECTION_LABELS, STATUS_LABELS, categories_for_client
 from pipeline.render.flag_view import ROLE_NAMES, flag_view
 from pipeline.render.html_call import LOW_CONFIDENCE, speaker_name
 from pipeline.render.message_view import FORMAT_LABELS, direction_label, kind_label, party_text, when_text
+from pipeline.rules import DEFAULT_PACK
 from pipeline.store import ROLES, CaseStore, NotFoundError
 from pipeline.store.rows import CallRow, FlagRow, SegmentRow
 
@@ -40,7 +43,7 @@ def _call_json(store: CaseStore, call: CallRow) -> dict[str, Any]:
 
 
 def flag_json(flag: FlagRow, segment_text: str | None) -> dict[str, Any]:
-    view = flag_view(flag).to_dict()
+    view = flag_view(flag).to_dict()  # ``explanation`` plain Chinese, ``technical`` behind 技术细节
     view.update(key=str(flag.id), kind="call", call_id=flag.call_id,
                 text=segment_text if segment_text is not None else flag.text,
                 category_original=flag.category_original, reviewed_by=flag.reviewed_by, reviewed_at=flag.reviewed_at,
@@ -210,8 +213,45 @@ def correct_segment(store: CaseStore, call_id: str, idx: int, body: dict[str, An
 
 
 def set_role(store: CaseStore, call_id: str, speaker: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Set a speaker's role, then re-flag the call with the detector it was flagged with, so that
+    role-gated rules follow at once. Reviewed flags are kept (stale when no longer produced)."""
     role = _text(body, "role")
     if role not in ROLES:
         raise BadRequest(f"未知的身份：{role}")
     store.set_role(call_id, speaker, role)
-    return call_detail(store, call_id)
+    before = {f.id for f in store.call_flags(call_id) if f.level == "segment"}
+    call = store.get_call(call_id)
+    try:
+        transcript_known = store.load_transcript(call_id) is not None
+    except NotFoundError:
+        transcript_known = False
+    if transcript_known:
+        reflag_stored(store, call_id, detector_for(store, call_id), call.direction)
+    after = {f.id for f in store.call_flags(call_id) if f.level == "segment"}
+    detail = call_detail(store, call_id)
+    detail["reflag"] = {"added": len(after - before), "removed": len(before - after)}
+    return detail
+
+
+def detector_for(store: CaseStore, call_id: str) -> Any:
+    """The detector a call's flags were made with: the rule packs (default plus the extra ones
+    still on disk) and, when its flags came from the model tier too, that tier with its examples."""
+    infos: list[dict[str, Any]] = []
+    for flag in store.call_flags(call_id):
+        pack = flag.rule_pack or {}
+        infos += [i for i in pack.get("packs", [pack]) if isinstance(i, dict)]
+    default = str(DEFAULT_PACK.resolve())
+    packs = sorted({str(i["path"]) for i in infos if i.get("path") and i.get("kind") in (None, "rules")
+                    and str(Path(i["path"]).resolve()) != default and Path(i["path"]).is_file()})
+    examples = sorted({str(i["path"]) for i in infos if i.get("kind") == "examples" and i.get("path")
+                       and Path(i["path"]).is_file()})
+    has_model = any(i.get("kind") == "model" for i in infos)
+    has_rules = any(i.get("kind") in (None, "rules") for i in infos) or not infos
+    mode = "both" if has_model and has_rules else "model" if has_model else "rules"
+    key = (mode, tuple(packs), tuple(examples))
+    if key not in _DETECTORS:
+        _DETECTORS[key] = load_detector(mode, packs, examples)
+    return _DETECTORS[key]
+
+
+_DETECTORS: dict[tuple, Any] = {}

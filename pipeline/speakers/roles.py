@@ -21,6 +21,7 @@ from pipeline.transcript import Segment
 
 COLLECTOR, BORROWER, UNKNOWN = "collector", "borrower", "unknown"
 ROLES = (COLLECTOR, BORROWER, UNKNOWN)
+OVERRIDE_ROLES = (*ROLES, "third_party")  # a reviewer may also name a third party (the store's roles)
 ROLE_LABELS_ZH = {COLLECTOR: "催收方", BORROWER: "借款人", UNKNOWN: "未确认"}
 
 COLLECTOR_TERMS = (
@@ -148,9 +149,9 @@ def apply_override(roles: dict[str, str], override: dict[str, str] | None) -> di
     """The reviewer's roles win; in a two-speaker call the other speaker gets the other role."""
     if not override:
         return roles
-    bad = {r for r in override.values() if r not in ROLES}
+    bad = {r for r in override.values() if r not in OVERRIDE_ROLES}
     if bad:
-        raise ValueError(f"unknown role(s) {sorted(bad)}; expected one of {ROLES}")
+        raise ValueError(f"unknown role(s) {sorted(bad)}; expected one of {OVERRIDE_ROLES}")
     roles = {**roles, **override}
     speakers = list(roles)
     if len(speakers) == 2:

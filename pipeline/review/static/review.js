@@ -62,6 +62,34 @@
     return (src.label || "") + (f.message ? " · " + f.message.when : "") + " · " + f.role_label;
   }
 
+  // One sentence (or message) is one item in the list, carrying every category flagged in it;
+  // decisions stay per flag (per category). Sentence ends as in pipeline/evidence/items.py.
+  var SENTENCE_ENDS = "。！？!?；;…\n";
+  function sentenceOf(f) {
+    if (f.level === "call" || f.start_char == null || !f.text) return "f" + f.key;
+    var lo = f.start_char, hi = f.end_char, t = f.text;
+    while (lo > 0 && SENTENCE_ENDS.indexOf(t.charAt(lo - 1)) < 0) lo--;
+    while (hi < t.length && SENTENCE_ENDS.indexOf(t.charAt(hi - 1)) < 0) hi++;
+    return lo + "-" + hi;
+  }
+  function groupKey(f) {
+    if (!isCall(f)) return "m" + f.source_id + ":" + (f.message_id != null ? f.message_id : f.key);
+    if (f.level === "call") return "c" + f.call_id + ":call";
+    return "c" + f.call_id + ":" + f.segment_index + ":" + sentenceOf(f);
+  }
+  function groupFlags() {  // S.flags sorted so that a sentence's flags sit together, in first-seen order
+    var order = {}, n = 0;
+    S.flags.forEach(function (f) { f.group = groupKey(f); if (!(f.group in order)) order[f.group] = n++; });
+    S.flags.sort(function (a, b) { return order[a.group] - order[b.group] || (a.start_char || 0) - (b.start_char || 0); });
+  }
+  function groupOf(f) { return S.flags.filter(function (g) { return g.group === f.group; }); }
+  function countText(flags) {  // "5 处（3 句）"
+    var groups = {}; flags.forEach(function (f) { groups[f.group] = true; });
+    var m = Object.keys(groups).length;
+    return flags.length + " 处" + (m !== flags.length ? "（" + m + " 句）" : "");
+  }
+  function wide() { return window.matchMedia("(min-width: 761px)").matches; }
+
   // ------------------------------------------------------------------ loading
   function load() {
     return api("GET", "api/state").then(function (data) {
@@ -77,8 +105,9 @@
       refresh(S.byId[wanted] ? wanted : null);
     }).catch(function (err) { $("counts").textContent = "读取失败：" + err.message; toast(err.message, true); });
   }
-  function indexFlags() { S.byId = {}; S.flags.forEach(function (f) { S.byId[f.key] = f; }); }
+  function indexFlags() { groupFlags(); S.byId = {}; S.flags.forEach(function (f) { S.byId[f.key] = f; }); }
   function replaceFlag(flag) {
+    flag.group = groupKey(flag);
     for (var i = 0; i < S.flags.length; i++) if (S.flags[i].key === flag.key) S.flags[i] = flag;
     S.byId[flag.key] = flag;
     var d = isCall(flag) ? S.details[flag.call_id] : S.msgDetails[flag.source_id];
@@ -142,13 +171,13 @@
       if (i) box.appendChild(document.createTextNode(" · "));
       box.appendChild(el("span", { cls: "n-" + p[0], id: "count-" + p[0] }, [p[1] + " ", el("b", { text: String(n[p[0]]) })]));
     });
-    box.appendChild(document.createTextNode("（共 " + S.flags.length + " 处）"));
+    box.appendChild(el("span", { id: "count-total", text: "（共 " + countText(S.flags) + "）" }));
   }
   function refresh(selectId) {
     updateFilters(); updateCounts();
     S.filtered = S.flags.filter(function (f) { return matches(f); });
-    $("list-head").textContent = "显示 " + S.filtered.length + " / " + S.flags.length + " 处标记" +
-      ($("f-pending").checked ? "（仅待复核）" : "");
+    $("list-head").textContent = "显示 " + countText(S.filtered) + " / 共 " + countText(S.flags) +
+      ($("f-pending").checked ? "（仅待复核）" : "") + "；一句话一项，带它的全部类别";
     renderList();
     var keep = selectId != null ? selectId : S.selected;
     if (!S.filtered.some(function (f) { return f.key === keep; })) keep = S.filtered.length ? S.filtered[0].key : null;
@@ -166,16 +195,26 @@
     return box;
   }
   function renderList() {
-    var list = $("flag-list"); list.textContent = "";
+    var list = $("flag-list"), seen = {};
+    list.textContent = "";
     S.filtered.forEach(function (f) {
+      if (seen[f.group]) return;
+      seen[f.group] = true;
+      var members = S.filtered.filter(function (g) { return g.group === f.group; });
       var c = cat(f.category), call = S.calls[f.call_id] || {}, src = S.sources[f.source_id] || {};
       var meta = isCall(f) ? (call.label || "") + " · " + (f.level === "call" ? "整通电话" : clock(f.start_s) + " · " + f.role_label)
                            : (src.short || "") + (f.message ? " · " + f.message.when.slice(5, 16) : "");
-      var item = el("li", { cls: "item s-" + f.status + " k-" + f.kind, "data-id": f.key, colour: c.colour, tabindex: "-1",
+      var chips = members.map(function (g) {
+        var gc = cat(g.category);
+        return el("button", { type: "button", cls: "cat chip s-" + g.status, colour: gc.colour, "data-id": g.key,
+                              title: gc.label + "（" + g.status_label + "）",
+                              onclick: function (e) { e.stopPropagation(); select(g.key); } },
+                  [gc.label, el("span", { cls: "st s-" + g.status, text: g.status_label })]);
+      });
+      var item = el("li", { cls: "item s-" + f.status + " k-" + f.kind + (members.length > 1 ? " multi" : ""), "data-id": f.key,
+                            "data-ids": members.map(function (g) { return g.key; }).join(" "), colour: c.colour, tabindex: "-1",
                             onclick: function () { select(f.key); } }, [
-        el("div", { cls: "li-top" }, [el("span", { cls: "chip", colour: c.colour, text: c.label }),
-                                      isCall(f) ? null : el("span", { cls: "kind", text: KIND_LABELS[f.kind] || "消息" }),
-                                      el("span", { cls: "st s-" + f.status, text: f.status_label })]),
+        el("div", { cls: "li-top" }, chips.concat([isCall(f) ? null : el("span", { cls: "kind", text: KIND_LABELS[f.kind] || "消息" })])),
         snippet(f),
         el("div", { cls: "li-meta", text: meta })]);
       list.appendChild(item);
@@ -185,11 +224,7 @@
   // ------------------------------------------------------------------ selected flag
   function select(key) {
     S.selected = key;
-    Array.prototype.forEach.call(document.querySelectorAll("li.item"), function (li) {
-      var on = li.getAttribute("data-id") === key;
-      li.classList.toggle("selected", on);
-      if (on) li.scrollIntoView({ block: "nearest" });
-    });
+    markSelected(true);
     var f = S.byId[key];
     if (!f) {
       $("flag-panel").innerHTML = '<p class="empty">没有符合筛选条件的标记。</p>';
@@ -241,6 +276,19 @@
       context.appendChild(document.createTextNode(f.text.slice(f.end_char)));
     }
     panel.appendChild(context);
+    var siblings = groupOf(f);
+    if (siblings.length > 1) {
+      panel.appendChild(el("div", { cls: "fp-siblings", id: "flag-siblings" }, [el("span", { cls: "hint", text: "本句共 " + siblings.length + " 个类别，逐个确认或排除：" })]
+        .concat(siblings.map(function (g) {
+          var gc = cat(g.category);
+          return el("button", { type: "button", cls: "cat chip s-" + g.status + (g.key === f.key ? " on" : ""), colour: gc.colour, "data-id": g.key,
+                                onclick: function () { select(g.key); } }, [gc.label, el("span", { cls: "st s-" + g.status, text: g.status_label })]);
+        }))));
+    }
+    panel.appendChild(el("div", { cls: "fp-nav" }, [
+      el("button", { type: "button", id: "btn-prev", cls: "nav", onclick: function () { move(-1); } }, ["‹ 上一处", el("kbd", { text: "K" })]),
+      el("span", { cls: "pos", id: "flag-pos", text: (S.filtered.indexOf(f) + 1) + " / " + S.filtered.length }),
+      el("button", { type: "button", id: "btn-next", cls: "nav", onclick: function () { move(1); } }, ["下一处 ›", el("kbd", { text: "J" })])]));
     panel.appendChild(el("div", { cls: "fp-actions" }, [
       isCall(f) ? el("button", { type: "button", cls: "play", id: "btn-play", onclick: playExcerpt }, ["▶ 播放这一处（前后3秒）", el("kbd", { text: "P" })])
                 : el("span", { cls: "tag", text: f.kind === "screenshot" ? "截图：请对照下方标注图核对文字" : "消息原文见下方" }),
@@ -254,13 +302,18 @@
     note.addEventListener("input", function () { clearTimeout(noteTimer); noteTimer = setTimeout(saveNote, 900); $("note-saved").textContent = "未保存…"; });
     note.addEventListener("blur", saveNote);
     panel.appendChild(el("div", { cls: "fp-note" }, [note, el("span", { cls: "saved", id: "note-saved", text: f.note ? "备注已保存" : "" })]));
-    var why = [];
-    if (f.score != null) why.push("分数 " + Number(f.score).toFixed(2));
-    if (f.severity) why.push("严重程度 " + f.severity + "/3");
-    why.push("规则 " + f.rules.join("、"));
-    panel.appendChild(el("details", { cls: "fp-why" }, [
-      el("summary", { text: "为什么标记：" + why.join(" · ") + "；法律依据 " + f.legal_basis.join("、") }),
-      el("ul", {}, f.legal_basis_labels.concat(f.explanation).map(function (line) { return el("li", { text: line }); }))]));
+    var plain = [c.label + (f.match ? "：标记的词“" + f.match + "”" : "")].concat(f.explanation);
+    var tech = ["类别代码 " + f.category, "规则 " + f.rules.join("、")];
+    if (f.score != null) tech.push("分数 " + Number(f.score).toFixed(2));
+    if (f.severity) tech.push("严重程度 " + f.severity + "/3");
+    tech.push("法律依据代码 " + f.legal_basis.join("、"));
+    panel.appendChild(el("details", { cls: "fp-why", id: "flag-why" }, [
+      el("summary", { text: "为什么标记" }),
+      el("ul", {}, plain.map(function (line) { return el("li", { text: line }); })),
+      el("p", { cls: "law", text: "可能涉及：" }),
+      el("ul", {}, f.legal_basis_labels.map(function (line) { return el("li", { text: line }); })),
+      el("details", { cls: "tech" }, [el("summary", { text: "技术细节" }),
+        el("ul", {}, tech.concat(f.technical || []).map(function (line) { return el("li", { text: line }); }))])]));
   }
 
   // ------------------------------------------------------------------ decisions
@@ -269,7 +322,7 @@
   }
   function decide(status) {
     var f = S.byId[S.selected]; if (!f) return;
-    var pos = S.filtered.indexOf(f), next = S.filtered[pos + 1] || null;
+    var pos = S.filtered.indexOf(f), next = S.filtered[pos + 1] || null;  // same sentence's next category first
     post(flagPath(f), { status: status }, function (flag) {
       replaceFlag(flag);
       toast("已保存：" + flag.status_label + " · " + cat(flag.category).label + "（" + now() + "）");
@@ -290,12 +343,15 @@
     post(flagPath(f), { note: text }, function (flag) {
       replaceFlag(flag);
       var saved = $("note-saved"); if (saved && S.selected === flag.key) saved.textContent = "备注已保存 " + now();
-      renderList(); markSelected();
+      renderList(); markSelected(false);
     });
   }
-  function markSelected() {
+  function markSelected(scroll) {
     Array.prototype.forEach.call(document.querySelectorAll("li.item"), function (li) {
-      li.classList.toggle("selected", li.getAttribute("data-id") === S.selected);
+      var on = (" " + li.getAttribute("data-ids") + " ").indexOf(" " + S.selected + " ") >= 0;
+      li.classList.toggle("selected", on);
+      Array.prototype.forEach.call(li.querySelectorAll("button.cat"), function (b) { b.classList.toggle("on", b.getAttribute("data-id") === S.selected); });
+      if (on && scroll && wide()) li.scrollIntoView({ block: "nearest" });  // a narrow page never jumps
     });
   }
   function move(step) {
@@ -400,7 +456,7 @@
       body.appendChild(machine);
       if (seg.corrected_text != null) body.appendChild(el("p", { cls: "corrected" }, [el("span", { cls: "tag", text: "人工校对" }), seg.corrected_text]));
       row.appendChild(body); box.appendChild(row);
-      if (isCurrent) setTimeout(function () { row.scrollIntoView({ block: "center" }); }, 0);
+      if (isCurrent && wide()) setTimeout(function () { row.scrollIntoView({ block: "center" }); }, 0);
     });
   }
   // ------------------------------------------------------------------ message panel
@@ -445,7 +501,7 @@
         })) : null,
         m.notes.length ? el("p", { cls: "notes", text: m.notes.join("；") }) : null]);
       list.appendChild(row);
-      if (isCurrent) setTimeout(function () { row.scrollIntoView({ block: "center" }); }, 0);
+      if (isCurrent && wide()) setTimeout(function () { row.scrollIntoView({ block: "center" }); }, 0);
     });
     if (d.image) {
       var url = imageUrl(sourceId, d);
@@ -484,9 +540,12 @@
   function setRole(callId, speaker, role) {
     post("api/role/" + callId + "/" + encodeURIComponent(speaker), { role: role }, function (d) {
       S.details[callId] = d; S.calls[callId] = d.call;
-      d.flags.forEach(replaceFlag);
-      toast("已保存：" + speaker + " 是" + (SPEAKER_LABELS[role] || role) + "。依赖身份的规则需重新标记（run --reflag）");
-      refresh(S.selected);
+      var mine = {}; d.flags.forEach(function (f) { mine[f.key] = true; });
+      S.flags = S.flags.filter(function (f) { return f.call_id !== callId; }).concat(d.flags);  // re-flagged: flags may come or go
+      indexFlags();
+      toast("已保存：" + speaker + " 是" + (SPEAKER_LABELS[role] || role) + "，本通电话已按新身份重新标记" +
+            (d.reflag ? "（新增 " + d.reflag.added + " 处，移除 " + d.reflag.removed + " 处；已复核的保留）" : ""));
+      refresh(mine[S.selected] || S.byId[S.selected] ? S.selected : null);
     });
   }
 
@@ -530,6 +589,13 @@
     document.addEventListener("keydown", onKey);
     document.addEventListener("click", onClick);
     window.addEventListener("beforeunload", saveNote);
+    var touch = null;  // swipe left/right on the selected flag: next/previous
+    $("flag-panel").addEventListener("touchstart", function (e) { var t = e.changedTouches[0]; touch = { x: t.clientX, y: t.clientY }; }, { passive: true });
+    $("flag-panel").addEventListener("touchend", function (e) {
+      if (!touch) return;
+      var t = e.changedTouches[0], dx = t.clientX - touch.x, dy = t.clientY - touch.y; touch = null;
+      if (Math.abs(dx) > 60 && Math.abs(dx) > 2 * Math.abs(dy)) move(dx < 0 ? 1 : -1);
+    }, { passive: true });
     load();
   });
 })();
