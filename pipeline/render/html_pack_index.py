@@ -36,8 +36,9 @@ pre.verify { background: #f4f6f8; padding: .5rem .8rem; overflow-x: auto; }
 
 
 def href(path: str) -> str:
-    """A pack path as a relative, percent-encoded link from the pack root."""
-    return "/".join(quote(part) for part in PurePosixPath(path).parts)
+    """A pack path (with an optional #fragment) as a relative, percent-encoded link from the pack root."""
+    path, hash_, fragment = path.partition("#")
+    return "/".join(quote(part) for part in PurePosixPath(path).parts) + (hash_ + quote(fragment) if hash_ else "")
 
 
 def _link(path: str | None, text: str) -> str:
