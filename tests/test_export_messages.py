@@ -248,7 +248,9 @@ def test_redaction_masks_a_third_party_number_in_message_texts(reviewed: Reviewe
                  f"messages/{reviewed.case.sms_id}.json", f"messages/{reviewed.case.sms_id}.txt"):
         assert masked in texts[name] and COLLECTOR in texts[name], name
     assert not any(PLANTED in t for t in texts.values())
-    assert PLANTED.encode() in (root / "originals" / SMS).read_bytes()  # originals are never touched
+    assert not (root / "originals" / SMS).exists()  # a redacted pack holds a masked copy of a text original
+    assert masked.encode() in (root / "originals_redacted" / SMS).read_bytes()
+    assert PLANTED.encode() in (reviewed.case.inputs / "本人" / SMS).read_bytes()  # originals are never touched
     assert re.search(re.escape(category_label("OFF_HOURS")) + "【待复核】", texts["evidence_list.docx"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -368,3 +369,36 @@ def test_export_prints_the_code_and_keeps_the_key_private(tmp_path: Path, monkey
     monkeypatch.setenv("CALLPROOF_CONFIG", str(case / "keys"))
     refused = CliRunner().invoke(main, ["export", str(case), "-o", str(tmp_path / "no.zip")])
     assert refused.exit_code == 2 and "在案件或证据包文件夹" in refused.output and not (case / "keys").exists()
+
+
+# ------------------------------------------------------------------ folder mode: links and odd files
+
+
+def test_folder_members_that_are_links_or_not_regular_files_are_problems(pack_dir: Path, tmp_path: Path) -> None:
+    """A link, even to an identical copy, is not the pack's file; a FIFO is never opened (no hang)."""
+    original = sorted((pack_dir / "originals").iterdir())[0]
+    outside = Path(shutil.copy2(original, tmp_path / original.name))
+    original.unlink()
+    original.symlink_to(outside)
+    complaints = Path(shutil.copytree(pack_dir / "complaints", tmp_path / "complaints"))
+    shutil.rmtree(pack_dir / "complaints")
+    (pack_dir / "complaints").symlink_to(complaints, target_is_directory=True)
+    os.mkfifo(pack_dir / "transcripts" / "pipe.txt")
+    problems = problems_of(pack_dir)
+    name = f"originals/{original.name}"
+    assert f"原始录音 {name} 是符号链接（即使指向相同的文件，也不是包里的文件本身），不予读取 ({name}: symbolic link, not read)" \
+        in problems
+    assert any(p.startswith("文件 complaints 是符号链接") for p in problems)
+    assert any(p.startswith("文件 transcripts/pipe.txt 不是普通文件") for p in problems)
+    assert not any("complaints/" in p or "缺少" in p for p in problems), problems  # one line per link, not per file
+    result = CliRunner().invoke(main, ["verify", str(pack_dir)])
+    assert result.exit_code == 1 and "符号链接" in result.output
+
+
+def test_a_linked_manifest_is_not_read(pack_dir: Path, tmp_path: Path) -> None:
+    manifest = pack_dir / "manifest.json"
+    outside = Path(shutil.copy2(manifest, tmp_path / "manifest.json"))
+    manifest.unlink()
+    manifest.symlink_to(outside)
+    problems = problems_of(pack_dir)
+    assert problems[0].startswith("清单 manifest.json 是符号链接") and not any("签名" in p for p in problems)

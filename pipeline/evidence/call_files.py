@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline import __version__
+from pipeline.evidence.csv_cells import safe_cell
 from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day
 from pipeline.evidence.message_files import timeline_rows
 from pipeline.evidence.redact import Redactor
@@ -202,5 +203,5 @@ def timeline_csv(case: PackCase, redactor: Redactor | None) -> str:
     for number, (_, row) in enumerate(rows, start=1):
         counts = Counter(row["categories"])
         cells = [number, *(row[k] for k in TIMELINE_COLUMNS[:-1]), *(counts.get(c, 0) for c in categories), row["备注"]]
-        writer.writerow([_redact(redactor, str(cell)) for cell in cells])
+        writer.writerow([safe_cell(_redact(redactor, str(cell))) for cell in cells])
     return "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly only with it

@@ -261,6 +261,10 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
            size=SMALL_PT)
     _write(document.add_paragraph(), f"由 callproof {__version__} 生成。", size=8)
 
+    if redactor:  # every piece of text, whichever row, label or annex it came from
+        for node in document.element.body.iter(qn("w:t")):
+            if node.text:
+                node.text = redactor.text(node.text)
     props = document.core_properties
     props.title, props.author, props.last_modified_by = "证据目录", "callproof", "callproof"
     props.created = props.modified = _content_time(case)

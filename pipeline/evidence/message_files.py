@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from pipeline import __version__
 from pipeline.contacts_reached import contact_messages
+from pipeline.evidence.csv_cells import safe_cell
 from pipeline.evidence.legal import basis_citation, citable_bases
 from pipeline.evidence.redact import Redactor
 from pipeline.evidence.select import PackCase
@@ -225,5 +226,5 @@ def contacts_csv(case: PackCase, redactor: Redactor | None) -> str:
         categories = "、".join(f"{category_label(c)}×{n}" for c, n in row.categories.items())
         cells = [row.person, row.relation, row.calls, row.messages, row.screenshots, "、".join(row.numbers),
                  (row.first or "")[:19], (row.last or "")[:19], categories]
-        writer.writerow([_redact(redactor, str(cell)) for cell in cells])
+        writer.writerow([safe_cell(_redact(redactor, str(cell))) for cell in cells])
     return "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly only with it

@@ -47,6 +47,14 @@ from pipeline.evidence.message_files import (
 )
 from pipeline.evidence.pack_code import pack_code
 from pipeline.evidence.redact import Redactor, redact_custody
+from pipeline.evidence.redact_pack import (
+    REDACTED_ORIGINALS,
+    RedactedOriginals,
+    manifest_redaction,
+    mask_names,
+    mask_output,
+    redact_message_originals,
+)
 from pipeline.evidence.select import PackCall, PackCase, PackOptions, collect
 from pipeline.evidence.select_messages import attach_messages
 from pipeline.evidence.signing import SIGNATURE, SigningKey, load_or_create_key
@@ -58,7 +66,8 @@ from pipeline.store.rows import CallRow
 _COPY_CHUNK = 1 << 20
 # zip entry order: the files a person opens first, then the bulk
 _ORDER = ("README.txt", MANIFEST, SIGNATURE, SUMS, CUSTODY, "evidence_list.docx", "timeline.csv", "contacts_reached.csv",
-          "complaints/", "transcripts/", "messages/", "excerpts/", "screenshots_annotated/", "originals/")
+          "complaints/", "transcripts/", "messages/", "excerpts/", "screenshots_annotated/", "originals_redacted/",
+          "originals/")
 CONTACTS_CSV = "contacts_reached.csv"
 _COMPRESSED = (".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif")
 
@@ -196,9 +205,19 @@ def _message_files(case: PackCase, staged: dict[str, Path], redactor: Redactor |
     return annotated
 
 
-def _manifest_message_file(pack_file: Any) -> dict[str, Any]:
+def _manifest_message_file(pack_file: Any, redacted: RedactedOriginals | None) -> dict[str, Any]:
+    """One message file; in a redacted pack ``original`` is where the unredacted pack holds it and
+    ``redacted_copy`` (or ``withheld``) says what this pack holds instead."""
     source = pack_file.source
-    return {"id": source.id, "original": pack_file.original_name, "sha256": source.sha256, "size": source.size,
+    extra: dict[str, Any] = {}
+    original = pack_file.original_name
+    if redacted is not None and source.id in redacted.original_names:
+        original = redacted.original_names[source.id]
+        if source.id in redacted.copies:
+            extra["redacted_copy"] = redacted.copies[source.id]["path"]
+        else:
+            extra["withheld"] = redacted.withheld[source.id]
+    return {"id": source.id, "original": original, **extra, "sha256": source.sha256, "size": source.size,
             "intake_at": source.intake_at, "format": source.format, "kind": source.kind,
             "received_by": source.received_by, "status": source.status, "parser": source.parser_key,
             "messages": len(pack_file.messages), "annotated": pack_file.annotated_name,
@@ -222,9 +241,11 @@ def _order_key(name: str) -> tuple[int, str]:
     return len(_ORDER), name
 
 
-def _entries(files: dict[str, bytes], staged: dict[str, Path], case: PackCase) -> Iterable[ZipEntry]:
+def _entries(files: dict[str, bytes], staged: dict[str, Path], case: PackCase,
+             redacted: RedactedOriginals | None) -> Iterable[ZipEntry]:
     originals = {pc.original_name: staged[pc.call.id] for pc in case.calls}
-    texts = {f.original_name: staged[f.source.id] for f in case.message_files}
+    texts = {f.original_name: staged[f.source.id] for f in case.message_files
+             if redacted is None or redacted.packed_as_is(f.source.id)}
     for name in sorted([*files, *originals, *texts], key=_order_key):
         if name in originals:
             yield ZipEntry(name, source=originals[name], compress=False)  # already compressed audio
@@ -250,8 +271,11 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
         case = collect(store, options)
         attach_messages(case, store, options)
         templates = TemplateSet(options.templates_dir)
-        redactor = (Redactor.keeping([*case.kept_numbers, *(pc.call.id for pc in case.calls)])
+        redactor = (Redactor.keeping([*case.kept_numbers, *(pc.call.id for pc in case.calls),
+                                      *(f.source.id for f in case.message_files)])
                     if options.redact else None)
+        if redactor:
+            mask_names(case, redactor)
         out.parent.mkdir(parents=True, exist_ok=True)
         warnings: list[str] = []
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=".callproof-export-") as tmp:
@@ -263,6 +287,7 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                 staged[pack_file.source.id] = Path(tmp) / f"message-{number}"
                 stage_original(pack_file.source, staged[pack_file.source.id], "消息原件", "消息文件")
             files: dict[str, bytes] = {}
+            redacted = redact_message_originals(case, staged, redactor, files) if redactor else None
             excerpts = _excerpts(case, staged, options.padding_s, files, warnings)
             _call_files(case, redactor, files)
             annotated = _message_files(case, staged, redactor, files)
@@ -279,10 +304,14 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
             context["signer_fingerprint"] = key.fingerprint
             files.update({k: v.encode() for k, v in render_complaints(templates, context, redactor).items()})
             files["README.txt"] = render_readme(templates, context, redactor).encode()
+            if redactor:  # whatever a renderer left unmasked (labels, names) is masked here
+                files.update({name: mask_output(name, data, redactor) for name, data in files.items()
+                              if not name.startswith(REDACTED_ORIGINALS)})
 
             content = {name: FileHash(len(data), hashlib.sha256(data).hexdigest()) for name, data in files.items()}
             content.update({pc.original_name: FileHash(pc.call.size, pc.call.sha256) for pc in case.calls})
-            content.update({f.original_name: FileHash(f.source.size, f.source.sha256) for f in case.message_files})
+            content.update({f.original_name: FileHash(f.source.size, f.source.sha256) for f in case.message_files
+                            if redacted is None or redacted.packed_as_is(f.source.id)})
             listing = sums_text({name: h.sha256 for name, h in content.items()})
             store.add_custody(actor, "export", f"pack:{out.name}", sha256=hashlib.sha256(listing.encode()).hexdigest(),
                               detail={"options": options.to_dict(), "calls": [pc.call.id for pc in case.calls],
@@ -302,23 +331,20 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
             manifest = build_manifest(
                 case_info=case.case_info, created=created_times(now), content_as_of=case.content_as_of,
                 engines=case.engines, rule_packs=case.rule_packs, options=options.to_dict(),
-                redaction={"applied": bool(redactor), "occurrences_masked": redactor.masked if redactor else 0,
-                           "what": ["third-party phone numbers (first 3 + last 4 kept)", "ID numbers (last 4 kept)",
-                                    "bank card numbers (last 4 kept)"] if redactor else [],
-                           "scope": "text files only; originals, excerpts and screenshot images (annotated copies "
-                                    "included) unchanged" if redactor else "",
-                           "custody_rechained": rechained},
+                redaction=manifest_redaction(case, redactor, redacted, rechained),
                 decoder=decoder_versions(), templates=templates.sources(),
                 calls=[_manifest_call(pc) for pc in case.calls],
                 flags={"accepted": sum(not f.pending for f in case.flags),
                        "pending_included": sum(f.pending for f in case.flags), "left_out": case.left_out},
                 excerpts=excerpts, files=content,
-                messages={"message_files": [_manifest_message_file(f) for f in case.message_files],
+                messages={"message_files": [_manifest_message_file(f, redacted) for f in case.message_files],
                           "message_flags": {"accepted": sum(not f.pending for f in case.message_flags),
                                             "pending_included": sum(f.pending for f in case.message_flags),
                                             "left_out": case.message_left_out},
                           "annotated": annotated, "annotation_drawer": annotation_versions()},
                 signer=key.signer(), custody={"events": len(events), "head": events[-1].hash})
+            if redactor:  # file names, received_by labels...: the manifest is shared with the pack
+                manifest = redactor.value(manifest)
             files[MANIFEST] = manifest_text(manifest).encode()
             files[SIGNATURE] = key.sign(files[MANIFEST])
             sums = {name: h.sha256 for name, h in content.items()}
@@ -329,12 +355,14 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
 
             partial = out.with_name(f".{out.name}.partial")
             try:
-                written = write_zip(partial, _entries(files, staged, case), date_time)
+                written = write_zip(partial, _entries(files, staged, case, redacted), date_time)
                 for pack_call in case.calls:  # the bytes that went into the zip are the intake bytes
                     if written[pack_call.original_name] != pack_call.call.sha256:
                         raise InputError(pack_call.call.source_path, "写入证据包时原件哈希不符，已停止",
                                          "original hash changed while writing the pack")
                 for pack_file in case.message_files:
+                    if redacted is not None and not redacted.packed_as_is(pack_file.source.id):
+                        continue  # a masked copy, or left out
                     if written[pack_file.original_name] != pack_file.source.sha256:
                         raise InputError(pack_file.source.source_path, "写入证据包时消息原件哈希不符，已停止",
                                          "message original hash changed while writing the pack")

@@ -43,7 +43,7 @@ from pipeline.store import verify_jsonl
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _MESSAGE_SUFFIXES = (".xml", ".csv", ".txt", ".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif")
-_KINDS = (("originals/", "原始录音", "original recording"), ("excerpts/", "录音摘录", "excerpt"),
+_KINDS = (("originals/", "原始录音", "original recording"), ("originals_redacted/", "打码副本", "redacted copy"), ("excerpts/", "录音摘录", "excerpt"),
           ("screenshots_annotated/", "截图标注副本", "annotated screenshot"), ("messages/", "消息文本", "message text"),
           (CUSTODY, "保管链", "custody log"), (MANIFEST, "清单", "manifest"), (SIGNATURE, "签名", "signature"))
 
