@@ -26,11 +26,13 @@ from review_fixtures import SAMPLES, build_case
 from cli import main
 from pipeline.errors import InputError
 from pipeline.evidence import PackOptions, export_pack, safe_extract, verify_pack
+from pipeline.evidence.call_files import transcript_path
+from pipeline.evidence.docx import HEADERS
 from pipeline.evidence.excerpts import decode_native, excerpt_range, read_wav, wav_bytes
-from pipeline.evidence.legal import BASIS_STATUS
+from pipeline.evidence.legal import BASIS_STATUS, basis_citation
 from pipeline.evidence.redact import Redactor
-from pipeline.evidence.select import sentence_around
-from pipeline.render.categories import LEGAL_BASIS_LABELS, category_label
+from pipeline.evidence.select import collect, sentence_around
+from pipeline.render.categories import category_label
 from pipeline.render.writers import MACHINE_NOTICE
 from pipeline.store import CaseStore, FlagRow, verify_jsonl
 
@@ -150,12 +152,19 @@ def test_pack_has_the_layout_of_evidence_md(case: ReviewedCase, pack: Path) -> N
     names = {p.relative_to(pack).as_posix() for p in pack.rglob("*") if p.is_file()}
     with CaseStore.open(case.case_dir) as store:
         call_ids = [c.id for c in store.iter_calls()]
-    expected = {"README.txt", "manifest.json", "manifest.sig", "SHA256SUMS", "custody.jsonl", "timeline.csv",
-                "evidence_list.docx", "complaints/12321.txt", "complaints/12378.txt", "complaints/110_statement.txt", "complaints/nifa.txt",
+        packed = collect(store, PackOptions())
+    expected = {"README.txt", "manifest.json", "manifest.sig", "SHA256SUMS", "custody.jsonl", "timeline.csv", "index.html",
+                "evidence_list.docx", "complaints/12321.txt", "complaints/12378.txt", "complaints/110_statement.txt",
+                "complaints/nifa.txt", "complaints/核对清单.txt",
                 *(f"originals/{n}" for n in SAMPLE_FILES),
-                *(f"transcripts/{cid}.{ext}" for cid in call_ids for ext in ("html", "json", "txt"))}
-    excerpts = {f"excerpts/{f.call_id}_{f.id:03d}_{f.category}.wav" for f in case.accepted if f.level == "segment"}
+                *(transcript_path(pc, ext) for pc in packed.calls for ext in ("html", "json", "txt"))}
+    excerpts = {n for item in packed.items for n in item.excerpt_names}
     assert names == expected | excerpts
+    assert len(call_ids) == len(packed.calls)
+    for name in excerpts:  # readable: item number, local date and time, category
+        assert re.fullmatch(r"excerpts/\d{2}[a-z]?_\d{4}-\d\d-\d\d_\d{4}_\w+\.wav", name), name
+    for pc in packed.calls:
+        assert re.fullmatch(r"transcripts/\d{4}-\d\d-\d\d_\d{4}_\d+\.html", transcript_path(pc, "html"))
 
 
 def test_originals_are_byte_identical_to_the_users_files(case: ReviewedCase, pack: Path) -> None:
@@ -227,13 +236,14 @@ def test_custody_log_is_chained_and_ends_with_the_export(case: ReviewedCase, pac
         assert store.verify_custody() == []
 
 
-def test_evidence_list_has_one_row_per_accepted_flag_in_a_chinese_font(case: ReviewedCase, pack: Path) -> None:
+def test_evidence_list_has_one_row_per_sentence_in_a_chinese_font(case: ReviewedCase, pack: Path) -> None:
     document = Document(str(pack / "evidence_list.docx"))
     table = document.tables[0]
-    assert [c.text for c in table.rows[0].cells] == ["序号", "证据名称", "证据来源（原始文件与 SHA-256）", "时间范围",
-                                                   "证明内容（类别与法律依据）", "转写摘录"]
+    assert tuple(c.text for c in table.rows[0].cells) == HEADERS
     rows = table.rows[1:]
-    assert len(rows) == len(case.accepted)
+    with CaseStore.open(case.case_dir) as store:
+        items = collect(store, PackOptions()).items
+    assert len(rows) == len(items) and sum(len(i.flags) for i in items) == len(case.accepted)
     assert [r.cells[0].text for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
     text = docx_text(pack / "evidence_list.docx")
     for flag in case.accepted:
@@ -249,9 +259,7 @@ def test_evidence_list_has_one_row_per_accepted_flag_in_a_chinese_font(case: Rev
 
 def test_rejected_and_pending_flags_appear_nowhere(case: ReviewedCase, pack: Path) -> None:
     texts = pack_texts(pack)
-    excerpt_names = [p.name for p in (pack / "excerpts").iterdir()]
     for flag in (case.rejected, case.pending):
-        assert not any(f"_{flag.id:03d}_" in n for n in excerpt_names)
         assert all(flag.rule not in text for text in texts.values())  # not even in custody.jsonl
         for name, text in texts.items():
             if name == "custody.jsonl":  # the review decision itself is part of the chain of custody
@@ -270,32 +278,38 @@ def test_include_pending_marks_pending_flags(case: ReviewedCase, redacted_pack: 
     label = category_label(case.pending.category)
     assert label in texts["evidence_list.docx"]
     assert re.search(re.escape(label) + r"【待复核】", texts["evidence_list.docx"])
-    call_json = json.loads(texts[f"transcripts/{case.pending.call_id}.json"])
+    name = next(n for n in texts if n.startswith("transcripts/") and n.endswith(".json")
+                and json.loads(texts[n])["call"]["id"] == case.pending.call_id)
+    call_json = json.loads(texts[name])
     entry = next(f for f in call_json["flags"] if f["id"] == case.pending.id)
     assert entry["status"] == "pending" and entry["status_label"] == "待复核"
-    assert "待复核" in texts[f"transcripts/{case.pending.call_id}.html"]
+    assert "待复核" in texts[name.replace(".json", ".html")]
     assert any("待复核" in texts[n] for n in texts if n.startswith("complaints/"))
     assert case.rejected.rule not in "".join(texts.values())
 
 
 def test_transcripts_link_the_packs_own_originals_and_carry_flag_details(case: ReviewedCase, pack: Path) -> None:
-    for call_id in {f.call_id for f in case.accepted}:
-        html = (pack / "transcripts" / f"{call_id}.html").read_text(encoding="utf-8")
-        src = re.search(r'<audio id="player"[^>]* src="([^"]+)"', html).group(1)
-        from urllib.parse import unquote
+    from urllib.parse import unquote
 
+    pages = {json.loads(p.read_text(encoding="utf-8"))["call"]["id"]: p.with_suffix("")
+             for p in (pack / "transcripts").glob("*.json")}
+    for call_id in {f.call_id for f in case.accepted}:
+        stem = pages[call_id]
+        html = stem.with_suffix(".html").read_text(encoding="utf-8")
+        src = re.search(r'<audio id="player"[^>]* src="([^"]+)"', html).group(1)
         assert (pack / "transcripts" / unquote(src)).resolve().is_file()
         assert unquote(src).startswith("../originals/")
         assert MACHINE_NOTICE in html and "/tmp" not in html
-        document = json.loads((pack / "transcripts" / f"{call_id}.json").read_text(encoding="utf-8"))
+        document = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
         assert document["notice"] == MACHINE_NOTICE
         assert document["transcript"]["source"]["path"].startswith("originals/")
         for flag in (f for f in case.accepted if f.call_id == call_id and f.level == "segment"):
             entry = next(e for e in document["flags"] if e["id"] == flag.id)
-            assert entry["excerpt"] in html and entry["excerpt"].startswith("excerpts/")
+            if entry["excerpt"]:  # a sentence's clip is listed with its first flag (others only when outside it)
+                assert f'href="../{entry["excerpt"]}"' in unquote(html) and entry["excerpt"].startswith("excerpts/")
             for key in ("match_text", "start_s", "end_s", "category", "rule", "legal_basis", "speaker", "note"):
                 assert key in entry
-        txt = (pack / "transcripts" / f"{call_id}.txt").read_text(encoding="utf-8")
+        txt = stem.with_suffix(".txt").read_text(encoding="utf-8")
         assert MACHINE_NOTICE in txt and re.search(r"^\[00:00:\d\d\.\d{3} --> ", txt, re.M)
 
 
@@ -314,8 +328,10 @@ def test_timeline_lists_every_call_with_flag_counts(case: ReviewedCase, pack: Pa
 def test_complaints_are_filled_from_the_case_and_cite_only_checked_bases(case: ReviewedCase, pack: Path) -> None:
     texts = {n: t for n, t in pack_texts(pack).items() if n.startswith("complaints/")}
     assert set(texts) == {"complaints/12321.txt", "complaints/12378.txt", "complaints/110_statement.txt",
-                          "complaints/nifa.txt"}
-    unchecked = [LEGAL_BASIS_LABELS[b] for b, status in BASIS_STATUS.items() if status not in "VN"]
+                          "complaints/nifa.txt", "complaints/核对清单.txt"}
+    texts.pop("complaints/核对清单.txt")  # the user's checklist, not a draft
+    unchecked = [basis_citation(b) for b, status in BASIS_STATUS.items() if status not in "VN"]
+    assert unchecked and all(c.endswith("（待核实）") for c in unchecked)  # cited, if ever, only marked so
     for name, text in texts.items():
         assert all(number in text for number in COLLECTOR_NUMBERS), name
         assert "{{" not in text and "{%" not in text
@@ -327,7 +343,7 @@ def test_complaints_are_filled_from_the_case_and_cite_only_checked_bases(case: R
     assert f"“{threat.match_text}" in statement or threat.match_text in statement
     cited = texts["complaints/12378.txt"]
     assert re.search(r"第\d+条", cited)  # legal basis cited by article
-    assert "秒" in texts["complaints/12321.txt"] and "【请填写" in texts["complaints/12321.txt"]
+    assert "秒" in texts["complaints/12321.txt"] and "【本人手机号】" in texts["complaints/12321.txt"]
 
 
 def test_readme_explains_checking_with_sha256sum(pack: Path) -> None:
@@ -570,3 +586,24 @@ def test_cut_native_keeps_only_the_asked_frames_and_clamps_at_the_end() -> None:
         assert np.array_equal(clip, whole.samples[:, span.start_frame:span.end_frame])
         assert clamped.frames == clip.shape[1]
     assert clips.clips[2].shape == (2, 10) and clips.clips[3].shape == (2, 0)
+
+
+def test_a_full_disk_gives_one_line_and_leaves_nothing_half_written(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import pipeline.evidence.pack as pack_module
+
+    case_dir, _ = _small_case(tmp_path)
+    out = tmp_path / "out" / "pack.zip"
+
+    def full_disk(target: Path, *args: object, **kwargs: object) -> dict[str, str]:
+        Path(target).write_bytes(b"PK partial")  # some bytes made it before the disk filled up
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pack_module, "write_zip", full_disk)
+    result = CliRunner().invoke(main, ["export", str(case_dir), "-o", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and "[red]" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "磁盘空间不足" in lines[0] and str(out) in lines[0] and "MB" in lines[0], lines
+    assert not out.exists() and list(out.parent.iterdir()) == []
