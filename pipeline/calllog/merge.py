@@ -111,13 +111,17 @@ def _cluster_entries(entries: list[Any], options: MergeOptions) -> list[_Cluster
         candidates = [c for c in clusters if entry.source_id not in c.sources and _same_party(c.primary, entry)
                       and _compatible(c.primary.type, entry.type)
                       and _close(c.when, c.primary.time_precision, when, entry.time_precision, options.tolerance_s)]
-        if entry.count > 1 and candidates:  # a badge row: the latest calls of that day up to its time
-            same_day = sorted((c for c in candidates if when is None or c.when is None or c.when <= when
-                               or entry.time_precision not in CLOCKED), key=lambda c: c.when or datetime.min)
-            absorbed = same_day[-entry.count:] or candidates[:1]
-            absorbed[-1].members.append(entry)
-            absorbed[-1].extra_count += max(0, entry.count - len(absorbed))
-            continue
+        if entry.count > 1:  # a badge row: the latest calls of that day up to its time, from other logs
+            same_day = sorted((c for c in clusters if entry.source_id not in c.sources and _same_party(c.primary, entry)
+                               and _compatible(c.primary.type, entry.type) and c.when is not None and when is not None
+                               and c.when.date() == when.date() and (entry.time_precision not in CLOCKED
+                               or (c.when - when).total_seconds() <= options.tolerance_s)),
+                              key=lambda c: c.when or datetime.min)
+            if same_day:
+                absorbed = same_day[-entry.count:]
+                absorbed[-1].members.append(entry)
+                absorbed[-1].extra_count += max(0, entry.count - len(absorbed))
+                continue
         if candidates:
             best = min(candidates, key=lambda c: abs((c.when - when).total_seconds()) if c.when and when else 0)
             best.members.append(entry)
