@@ -90,12 +90,15 @@ def _pack_href(path: str) -> str:
 
 
 def call_html(pack_call: PackCall, redactor: Redactor | None) -> str:
-    """The annotated transcript; each flag headed by its evidence number, with its excerpt's link."""
+    """The annotated transcript; each flag headed by its evidence number, with a link to its clip
+    (its own, or its sentence's)."""
     flags = [flag_record(flag, redactor) for flag in pack_call.flags]
-    links: dict[int, str] = {}
+    first: dict[int, str] = {}  # evidence number -> its sentence's clip
     for flag in pack_call.flags:
         if flag.excerpt_name:
-            links.setdefault(flag.number, _pack_href(flag.excerpt_name))
+            first.setdefault(flag.number, flag.excerpt_name)
+    links = {flag.row.id: _pack_href(flag.excerpt_name or first[flag.number]) for flag in pack_call.flags
+             if flag.excerpt_name or flag.number in first}
     return render_call_html(pack_transcript(pack_call, redactor), flags, call_meta(pack_call, redactor),
                             _pack_href(pack_call.original_name), corrections=_corrections(pack_call, redactor),
                             excerpt_links=links)

@@ -256,7 +256,7 @@ def _segment_line(seg: Segment, views: list[FlagView], correction: Mapping[str, 
 
 def _flag_list(views: list[FlagView], links: Mapping[int, str] | None = None) -> str:
     """Every flag with its plain explanation; in a pack, headed by its evidence item's number
-    (flags of one sentence share it) with the item's excerpt link (``links``: number -> href)."""
+    (flags of one sentence share it) with its excerpt link (``links``: flag id -> href)."""
     if not views:
         return ""
     rows = []
@@ -269,7 +269,7 @@ def _flag_list(views: list[FlagView], links: Mapping[int, str] | None = None) ->
             seen.add(v.ref)
             anchor = f' id="item-{v.ref}"'
         label = f"证据 {v.ref}" if v.ref is not None else f"#{n}"
-        link = (links or {}).get(v.ref) if v.ref is not None else None
+        link = (links or {}).get(v.id) if v.id is not None else None
         excerpt = f' <a class="excerpt" href="{escape(link)}">录音摘录</a>' if link else ""
         rows.append(f'<li id="detail-{n}" data-flag-id="{escape(str(v.id or ""))}"><div class="row-head">'
                     f"<b{anchor}>{label}</b> {when} {flag_chip(v)}"
@@ -311,8 +311,8 @@ def render_call_html(transcript: Transcript, flags: Iterable[Any], meta: Mapping
     ``CallRow``'s or ``CallMeta``'s dict: number, contact_name, start_time/start, start_source,
     direction, duration, sha256, source_path). ``audio_href``: URL of the original recording
     relative to the page. ``corrections``: segment index -> {"text", "by", "at"} human edits
-    (shown as 人工校对 with the local time). ``excerpt_links``: evidence number -> excerpt href
-    (pack pages; flags carry their number as ``pack_number``).
+    (shown as 人工校对 with the local time). ``excerpt_links``: flag id -> excerpt href (pack
+    pages; flags carry their evidence number as ``pack_number``).
     """
     views = flag_views(flags)
     title = f"通话转写 {meta.get('number') or ''} {str(meta.get('start_time') or meta.get('start') or '')[:16]}"
