@@ -317,3 +317,15 @@ def test_law_is_cited_as_in_force_on_the_date_of_the_conduct(pack: Pack) -> None
         text = pack.text(name)
         assert "2025修订" not in text and "银行业协会《金融机构个人消费类贷款催收工作指引" not in text
     assert "治安管理处罚法（2012）第42条" in pack.text("complaints/110_statement.txt")
+
+
+def test_export_says_how_many_flags_are_unreviewed_and_what_to_do(pack: Pack, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, ["export", str(pack.case_dir), "-o", str(tmp_path / "p.zip")])
+    assert result.exit_code == 0, result.output
+    assert f"还有 {len(pack.pending)} 处标记没有复核" in result.output
+    assert "python cli.py review" in result.output and "--include-pending" in result.output
+    assert "index.html" in result.output and "核对清单" in result.output  # what to open next

@@ -105,6 +105,12 @@ def _report_export(console: Console, result: ExportResult, case_dir: Path, inclu
     console.print(f"通话 {result.calls} 个，收录标记 {result.flags} 个{pending}，录音摘录 {result.excerpts} 段；"
                   f"未收录：已排除 {result.left_out.get('rejected', 0)}，待复核 "
                   f"{0 if include_pending else result.left_out.get('pending', 0)}。")
+    left_pending = 0 if include_pending else result.left_out.get("pending", 0)
+    if left_pending:
+        _note(console, f"还有 {left_pending} 处标记没有复核，没有收录。先复核：python cli.py review {case_dir}，"
+                       f"再重新导出；或加 --include-pending 一并收录（标为【待复核】）。")
+    console.print("打开证据包里的 index.html 看总览；投诉草稿在 complaints/，提交前先看 complaints/核对清单.txt。",
+                  markup=False, highlight=False)
     if result.message_files:
         pending_messages = f"（其中待复核 {result.message_pending}）" if result.message_pending else ""
         console.print(f"短信/聊天记录/截图文件 {result.message_files} 个，收录消息标记 {result.message_flags} 个"
