@@ -29,6 +29,8 @@ from test_export import docx_text, unpack
 from cli import main
 from pipeline.errors import InputError
 from pipeline.evidence import PackOptions, export_pack, verify_pack
+from pipeline.evidence.select import collect
+from pipeline.evidence.select_messages import attach_messages
 from pipeline.render.categories import category_label
 from pipeline.store import CaseStore
 from pipeline.store.messages import MessageFlagRow
@@ -157,21 +159,28 @@ def test_annotated_screenshot_boxes_only_packed_flags(reviewed: Reviewed, pack: 
 
 
 def test_evidence_list_has_message_rows_after_call_rows(reviewed: Reviewed, pack: Path) -> None:
+    """One row per item: each call sentence, then each message (all its categories in one row);
+    files in the last column, their SHA-256 in the annex table."""
     document = Document(str(pack / "evidence_list.docx"))
     rows = document.tables[0].rows[1:]
-    assert len(rows) == len(reviewed.call_accepted) + len(reviewed.accepted)
+    with CaseStore.open(reviewed.case.case_dir) as store:
+        packed = collect(store, PackOptions())
+        attach_messages(packed, store, PackOptions())
+    assert len(rows) == len(packed.items) + len(packed.message_items)
+    assert len(packed.message_items) == len({f.row.message_id for f in packed.message_flags})
     assert [r.cells[0].text for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
-    message_rows = rows[len(reviewed.call_accepted):]
+    message_rows = rows[len(packed.items):]
     sources = _sources(reviewed)
+    annex = "\n".join(c.text for r in document.tables[-1].rows for c in r.cells)
     first = message_rows[0].cells
     assert "2024-01-15 23:40 来自 13800138000 的短信（接收人：本人）" in first[1].text
-    assert f"originals/{SMS}" in first[2].text and sources[SMS].sha256 in first[2].text
+    assert f"originals/{SMS}" in first[6].text and sources[SMS].sha256 in annex
     assert "短信记录的时间戳" in first[3].text and "消息原文：再不还钱就爆你通讯录" in first[5].text
     times = [r.cells[3].text.splitlines()[0] for r in message_rows]
     assert times == sorted(times)  # message evidence in time order
-    shot_row = next(r.cells for r in message_rows if SHOT_NAME in r.cells[2].text)
+    shot_row = next(r.cells for r in message_rows if SHOT_NAME in r.cells[6].text)
     annotated_sha = hashlib.sha256((pack / "screenshots_annotated" / f"{SHOT_NAME}.annotated.png").read_bytes())
-    assert "screenshots_annotated/" in shot_row[2].text and annotated_sha.hexdigest() in shot_row[2].text
+    assert "screenshots_annotated/" in shot_row[6].text and annotated_sha.hexdigest() in annex
     assert "截图文字（机器识别，以原图为准）" in shot_row[5].text
     assert "复核备注：妈妈转来的聊天记录" in "\n".join(r.cells[5].text for r in message_rows)
     contacts = document.tables[1]
@@ -208,10 +217,11 @@ def test_contacts_reached_csv(pack: Path) -> None:
 def test_complaints_and_readme_mention_messages_and_contacts(pack: Path) -> None:
     statement = (pack / "complaints" / "110_statement.txt").read_text(encoding="utf-8")
     assert "对方还发来短信/聊天消息（按时间顺序）" in statement
-    assert "2024-01-15 23:40:00（短信，接收人：本人），13800138000 发来：“再不还钱就爆你通讯录" in statement
+    assert re.search(r"【证据\d+】2024-01-15 23:40:00（短信），13800138000 发给我的短信：“再不还钱就爆你通讯录", statement)
     assert "联系人被骚扰情况" in statement and "母亲（母亲）" in statement
-    threats = statement.split("二、对方威胁、恐吓、辱骂的原话")[1].split("三、")[0]
-    assert threats.count("再不还钱就爆你通讯录") == 1  # one line per message, its labels joined
+    assert statement.count("再不还钱就爆你通讯录") == 1  # one item per message, its labels joined, quoted once
+    categories = statement.split("二、上述行为的类别")[1].split("三、")[0]
+    assert "爆通讯录 / 通讯录威胁" in categories and "证据" in categories
     report = (pack / "complaints" / "12321.txt").read_text(encoding="utf-8")
     assert "骚扰短信" in report and re.search(r"^  13800138000：.*短信.* \d+ 条", report, re.M)
     readme = (pack / "README.txt").read_text(encoding="utf-8")
