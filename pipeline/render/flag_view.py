@@ -4,7 +4,7 @@ The rules engine writes ``start``/``end`` (char offsets), ``segment_index`` and 
 store writes ``start_char``/``end_char``, ``segment_idx`` and ``match_text``. Both are read here,
 and the explanation is turned into short Chinese lines: ``explanation`` in plain words (which
 words, what was checked) for the reviewer and the clerk, ``technical`` (rule ids, patterns,
-scores, model details, the engine's English notes) for the 技术细节 toggle only.
+scores, the engine's English notes) for the 技术细节 toggle only.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def explanation_lines(explanation: Any, extra: Mapping[str, Any] | None = None) 
 def split_explanation(explanation: Any, extra: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
     """(plain Chinese lines, technical lines) of the rules engine's explanation (dict) or a call
     rule's text. Plain: the rule's Chinese description, context words, homophones, what was
-    checked. Technical: rule ids and patterns, model scores, an English note, unknown keys."""
+    checked, the model tier's explanation. Technical: rule ids and patterns, an English note, unknown keys."""
     extra = extra or {}
     lines: list[str] = []
     technical: list[str] = []
@@ -136,9 +136,7 @@ def split_explanation(explanation: Any, extra: Mapping[str, Any] | None = None) 
         lines.append(f"同音容错（可能是识别错字，已降分）：{pairs}")
     if explanation.get("escalated_by"):
         lines.append("加重情节：" + "、".join(map(str, explanation["escalated_by"])))
-    model = model_lines(explanation)
-    technical += model[:1]  # which model, its hash, score and threshold
-    lines += model[1:]  # the labelled sentences it found similar, in plain words
+    lines += model_lines(explanation)  # the model tier's own Chinese explanation (score, threshold, neighbours)
     if explanation.get("gates"):
         lines.append("已检查：" + "；".join(GATE_LABELS.get(g, g) for g in explanation["gates"]))
     known = {"patterns", "matched", "context", "fuzzy", "fuzzy_terms", "escalated_by", "gates", "base_score",
