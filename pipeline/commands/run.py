@@ -28,6 +28,7 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.messages.importer import discover_messages, import_messages
 from pipeline.messages.summary import print_message_summary
 from pipeline.render import FORMATS
+from pipeline.render.categories import category_label
 from pipeline.render.html_case import write_case_html
 from pipeline.store import CaseStore
 
@@ -169,6 +170,7 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
     print_message_summary(console, msg_report)
     if message_files or log_report.consumed:
         console.print(to_markdown(reached))
+    print_next_steps(console, case_dir)
     failed = any(o.status == "failed" for o in report.outcomes) or bool(msg_report.failed) or bool(log_report.failed)
     return 1 if failed else 0
 
@@ -185,7 +187,7 @@ def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict,
     cats.add_column("类别")
     cats.add_column("数量")
     for cat, n in summary["flags_per_category"].items():
-        cats.add_row(cat, str(n))
+        cats.add_row(category_label(cat), str(n))
     console.print(cats)
     counts = Counter(o.status for o in outcomes)
     console.print(
@@ -195,5 +197,14 @@ def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict,
     for o in outcomes:
         if o.status == "failed":
             console.print(f"  失败: {o.error}")
-    for item in summary["this_run"]["non_audio_skipped"]:
-        console.print(f"  跳过非音频文件: {item['file']}")
+    skipped = summary["this_run"]["non_audio_skipped"]
+    if skipped:  # each was named once while running; here only how many and where the list is
+        console.print(f"  跳过非音频文件 {len(skipped)} 个（清单见 {case_dir / 'summary.json'} 的 this_run.non_audio_skipped）",
+                      markup=False, highlight=False)
+
+
+def print_next_steps(console: Console, case_dir: Path) -> None:
+    """The last lines of a run: what to do next."""
+    console.print(f"下一步：用浏览器打开 {case_dir / 'index.html'} 看时间线；运行 python cli.py review {case_dir} "
+                  f"逐条确认或排除标记；然后运行 python cli.py export {case_dir} -o 证据包.zip 生成证据包。",
+                  markup=False, highlight=False)
