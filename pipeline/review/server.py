@@ -2,7 +2,12 @@
 
 Every request must carry the token (``?token=`` in the URL, or the ``X-Callproof-Token`` header)
 and a Host of 127.0.0.1/localhost (so another web site cannot reach the case through DNS
-rebinding); anything else gets 403. Routes:
+rebinding); anything else gets 403. A POST whose ``Origin`` (or, without one, ``Referer``) is not
+the app's own address is refused with 403 even with the token (a page elsewhere that learned the
+token cannot act for the reviewer); browsers always send ``Origin`` on a POST, a tool without a
+browser may send neither. A POST body must announce its length: no ``Content-Length`` is 411, a
+malformed or negative one 400, one over ``MAX_BODY`` 413, all answered before any body is read.
+A numeric id too large for SQLite's integer is simply not found (404). Routes:
 
     GET  /                                  the review page
     GET  /static/<file>                     its CSS and JS
@@ -49,11 +54,19 @@ STATIC = Path(__file__).with_name("static")
 STATIC_FILES = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
 TOKEN_HEADER = "X-Callproof-Token"
 MAX_BODY = 1 << 20
+MAX_ROW_ID = (1 << 63) - 1  # SQLite's INTEGER
 CHUNK = 1 << 16
 IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "heic": "image/heic"}
 MAX_ANNOTATED = 8  # annotated screenshots kept in memory
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
        "media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def row_id(text: str) -> int:
+    """A numeric id from the URL; one SQLite could not hold is not found (never a 500)."""
+    if len(text) > 19 or int(text) > MAX_ROW_ID:
+        raise NotFoundError(f"{text[:24]}…" if len(text) > 24 else text)
+    return int(text)
 
 
 class ReviewServer(ThreadingHTTPServer):
@@ -160,8 +173,35 @@ class ReviewHandler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"error": message})
 
+    def _own_origin(self) -> bool:
+        """False when the request names a page that is not this app (Origin, else Referer)."""
+        own = {f"http://{host}" for host in self.server.hosts}
+        origin = self.headers.get("Origin")
+        if origin is not None:
+            return origin in own
+        referer = self.headers.get("Referer")
+        if referer is not None:
+            parts = urlsplit(referer)
+            return f"{parts.scheme}://{parts.netloc}" in own
+        return True
+
+    def _post_refusal(self) -> tuple[int, str] | None:
+        """Why a POST is refused from its headers alone (status, message), or None."""
+        if not self._own_origin():
+            return HTTPStatus.FORBIDDEN, "403 禁止访问：请求来自其他网页，已拒绝。请在复核页面内操作。"
+        if self.headers.get("Transfer-Encoding"):
+            return HTTPStatus.LENGTH_REQUIRED, "请求必须带 Content-Length（不支持分块传输）"
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return HTTPStatus.LENGTH_REQUIRED, "请求必须带 Content-Length"
+        if not declared.strip().isdigit():
+            return HTTPStatus.BAD_REQUEST, "Content-Length 无效"
+        if int(declared) > MAX_BODY:
+            return HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "请求内容过大"
+        return None
+
     def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = int(self.headers.get("Content-Length") or 0)  # checked by _post_refusal
         if length > MAX_BODY:
             raise api.BadRequest("请求内容过大")
         data = json.loads(self.rfile.read(length) or b"{}")
@@ -174,6 +214,11 @@ class ReviewHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(HTTPStatus.FORBIDDEN, "403 禁止访问：缺少或错误的会话令牌。请使用启动时显示的完整网址。".encode(),
                        "text/plain; charset=utf-8")
+            return
+        refusal = self._post_refusal() if self.command == "POST" else None
+        if refusal is not None:  # the body is never read; the connection closes after the answer
+            self.close_connection = True
+            self._send(refusal[0], refusal[1].encode(), "text/plain; charset=utf-8")
             return
         path = urlsplit(self.path).path
         for pattern, handler in routes:
@@ -309,17 +354,17 @@ class ReviewHandler(BaseHTTPRequestHandler):
                    extra, head_only)
 
     def _post_flag(self, flag_id: str, head_only: bool = False) -> None:
-        flag = api.review_flag(self.server.store, int(flag_id), self._body())
+        flag = api.review_flag(self.server.store, row_id(flag_id), self._body())
         self.server.refresh_pages(flag["call_id"])
         self._json(HTTPStatus.OK, flag)
 
     def _post_message_flag(self, flag_id: str, head_only: bool = False) -> None:
-        flag = api.review_message_flag(self.server.store, int(flag_id), self._body())
+        flag = api.review_message_flag(self.server.store, row_id(flag_id), self._body())
         self.server.refresh_message_pages(flag["source_id"])
         self._json(HTTPStatus.OK, flag)
 
     def _post_segment(self, call_id: str, idx: str, head_only: bool = False) -> None:
-        segment = api.correct_segment(self.server.store, call_id, int(idx), self._body())
+        segment = api.correct_segment(self.server.store, call_id, row_id(idx), self._body())
         self.server.refresh_pages(call_id)
         self._json(HTTPStatus.OK, segment)
 
