@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 from pipeline.errors import InputError
@@ -33,11 +34,30 @@ def check_file(path: str | Path) -> Path:
         raise unreadable_error(path, exc) from None
     if path.is_dir():
         raise InputError(path, "这是文件夹，不是音频文件", "is a directory, not an audio file")
+    special = special_file_reason(st.st_mode)
+    if special:
+        raise InputError(path, *special)
     if st.st_size == 0:
         raise InputError(path, "文件为空（0 字节）", "empty file, 0 bytes")
     if not os.access(path, os.R_OK):
         raise InputError(path, "没有读取权限", "permission denied")
     return path
+
+
+def special_file_reason(mode: int) -> tuple[str, str] | None:
+    """(中文, English) naming a file that is not a regular file (FIFO, device, socket); None if regular.
+
+    Such a file is never opened: reading a FIFO waits for a writer forever, a device never ends.
+    """
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "这是命名管道（FIFO），不是普通文件", "a FIFO (named pipe), not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "这是设备文件，不是录音", "a device, not a recording"
+    if stat.S_ISSOCK(mode):
+        return "这是套接字（socket），不是普通文件", "a socket, not a regular file"
+    return "不是普通文件", "not a regular file"
 
 
 def unreadable_error(path: Path, exc: OSError) -> InputError:

@@ -70,6 +70,8 @@ def screenshot_hint(path: Path) -> str | None:
 def detect_log_format(path: Path) -> str | None:
     """calls_xml | carrier | user_csv | screenshot (an image: maybe a call log) | None."""
     path = Path(path)
+    if not path.is_file():  # a FIFO or device would block or never end: never opened
+        return None
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)

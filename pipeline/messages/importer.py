@@ -70,6 +70,8 @@ def unsupported_export(path: Path, head: bytes) -> tuple[str, str] | None:
 
 def detect_format(path: Path) -> str | None:
     """sms_xml | sms_csv | sms_db | chat_text | qq_mht | screenshot | overrides (a per-file messages.csv) | None."""
+    if not path.is_file():  # a FIFO or device would block or never end: never opened
+        return None
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
