@@ -10,7 +10,10 @@ A file cut off at the end (a recorder killed mid-call) decodes up to the cut and
 header says how long it should be, is marked `incomplete`; a corrupt packet in the middle is
 skipped and counted in `decode_errors`. Only when nothing at all decodes is it an error. An
 MP4/M4A/3GP cut before its index (the ``moov`` box, written when recording stops) cannot be
-read at all and is reported as truncated or corrupt.
+read at all and is reported as truncated or corrupt. What the container's own structure says
+about a cut (WAV data size, AMR's last frame, Ogg's end page) is read by
+``pipeline.audio_complete``; the verdict is ``damage`` (``DecodedAudio``, or a ``DecodeReport``
+passed to ``iter_decode``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import av
 import numpy as np
 import soundfile as sf
 
+from pipeline.audio_complete import Damage, assess
 from pipeline.audio_errors import check_file, open_error, unreadable_error
 from pipeline.errors import InputError
 
@@ -73,8 +77,10 @@ class DecodedAudio:
     decode_errors: int = 0  # corrupt packets skipped
     # Decoded audio ends well short of the container's stated duration (file cut off, or
     # corrupt data skipped). Only detectable where the header states a duration (MP3 with a
-    # Xing/Info tag, FLAC, MP4); a cut WAV/OGG/AMR just looks shorter.
+    # Xing/Info tag, FLAC, MP4), or the container's structure shows a cut (WAV data size, AMR
+    # frame, Ogg end page: pipeline.audio_complete).
     incomplete: bool = False
+    damage: Damage | None = None  # why it is incomplete or damaged, with the decoded length
 
     @property
     def channels(self) -> int:
@@ -96,6 +102,15 @@ class _DecodeStats:
     samples: int = 0
     errors: int = 0
     read_failed: bool = False
+
+
+@dataclass
+class DecodeReport:
+    """Filled in by ``iter_decode`` once its last block was read: how the whole file decoded."""
+
+    seconds: float = 0.0
+    decode_errors: int = 0
+    damage: Damage | None = None
 
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
@@ -155,27 +170,31 @@ def decode(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
         buffer[:, filled:end] = chunk
         filled = end
     _raise_if_nothing_decoded(info.path, stats)
-    incomplete = stats.read_failed or filled / sample_rate < info.duration - max(0.5, 0.02 * info.duration)
+    damage = assess(Path(info.path), info.container, info.duration, filled / sample_rate, stats.errors,
+                    stats.read_failed)
     return DecodedAudio(
         info=info,
         samples=buffer[:, :filled],
         sample_rate=sample_rate,
         decode_errors=stats.errors,
-        incomplete=incomplete,
+        incomplete=damage is not None and damage.kind == "truncated",
+        damage=damage,
     )
 
 
 def iter_decode(
-    path: str | Path, block_seconds: float = 30.0, sample_rate: int = SAMPLE_RATE
+    path: str | Path, block_seconds: float = 30.0, sample_rate: int = SAMPLE_RATE,
+    report: DecodeReport | None = None,
 ) -> Iterator[np.ndarray]:
     """Blocks of float32 (channels, n), `block_seconds` long (the last one shorter).
 
     Memory stays at about one block however long the recording is. A bad file raises
-    InputError here, at the call; a file in which nothing decodes raises at the end.
+    InputError here, at the call; a file in which nothing decodes raises at the end. ``report``,
+    when given, holds the decoded length, errors and damage once the last block was read.
     """
-    path = Path(probe(path).path)
+    info = probe(path)
     block = max(1, round(block_seconds * sample_rate))
-    return _iter_blocks_checked(path, sample_rate, block)
+    return _iter_blocks_checked(info, sample_rate, block, report)
 
 
 def is_audio(path: str | Path) -> bool:
@@ -248,10 +267,16 @@ def _duration(container: av.container.InputContainer, stream: av.audio.stream.Au
     return float(total * stream.time_base) if stream.time_base else 0.0
 
 
-def _iter_blocks_checked(path: Path, sample_rate: int, block: int) -> Iterator[np.ndarray]:
+def _iter_blocks_checked(info: AudioInfo, sample_rate: int, block: int,
+                         report: DecodeReport | None) -> Iterator[np.ndarray]:
+    path = Path(info.path)
     stats = _DecodeStats()
     yield from _decode_blocks(path, sample_rate, block, stats)
     _raise_if_nothing_decoded(path, stats)
+    if report is not None:
+        report.seconds = stats.samples / sample_rate
+        report.decode_errors = stats.errors
+        report.damage = assess(path, info.container, info.duration, report.seconds, stats.errors, stats.read_failed)
 
 
 def _decode_blocks(path: Path, sample_rate: int, block: int, stats: _DecodeStats) -> Iterator[np.ndarray]:

@@ -18,7 +18,7 @@ import numpy as np
 from pipeline import __version__
 from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, Engine
 from pipeline.asr.postprocess import CleanResult, clean_segments
-from pipeline.audio import AudioInfo, iter_decode, probe, sha256_file
+from pipeline.audio import AudioInfo, DecodeReport, iter_decode, probe, sha256_file
 from pipeline.transcript import Segment, SourceInfo, Transcript
 
 ProgressFn = Callable[[float], None]
@@ -96,7 +96,8 @@ def transcribe_file(
     split: bool | None = None if config.channel_mode == "auto" else config.channel_mode == "split"
     per_channel: list[CleanResult] = []
     dropped: list[dict] = []
-    for offset, block in iter_cut_blocks(iter_decode(path), config):
+    report = DecodeReport()
+    for offset, block in iter_cut_blocks(iter_decode(path, report=report), config):
         if split is None:
             split = channels_differ(block)
         tracks = list(block) if split else [block.mean(axis=0)]
@@ -124,6 +125,7 @@ def transcribe_file(
             sample_rate=info.sample_rate,
             codec=info.codec,
             container=info.container,
+            damage=report.damage.to_dict() if report.damage else None,
         ),
         model=engine.model,
         segments=segments,

@@ -62,6 +62,9 @@ class SourceInfo:
     sample_rate: int
     codec: str
     container: str
+    # set when the recording is cut short or damaged (pipeline.audio_complete.Damage.to_dict()):
+    # the transcript then covers only what decoded
+    damage: dict[str, Any] | None = None
 
 
 @dataclass

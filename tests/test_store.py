@@ -106,7 +106,7 @@ def test_opening_a_version_1_case_migrates_it_and_keeps_its_data(tmp_path: Path)
     conn.close()
 
     with CaseStore.open(case_dir) as store:
-        assert store.case_info()["schema_version"] == str(SCHEMA_VERSION) == "4"
+        assert store.case_info()["schema_version"] == str(SCHEMA_VERSION) == "5"
         [flag] = store.all_flags()
         assert (flag.status, flag.note, flag.stale, flag.extra) == ("accepted", "n", False, {})
         # the migrated table works with the current code: the reviewed flag goes stale, not away

@@ -68,6 +68,7 @@ class CallRow:
     options: dict[str, Any] | None = None
     transcribed_at: str | None = None
     processing_seconds: float | None = None
+    source_rel: str | None = None  # relative to the input folder at intake (schema v5)
 
     # datetime views, so a CallRow serves pipeline.callrules as a CallLike
     @property

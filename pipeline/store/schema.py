@@ -327,8 +327,15 @@ _V4 = (
     )""",
 )
 
+# v5: where a recording was found, so a case opened from another folder (or with the originals
+# moved) still finds it: ``source_path`` is absolute from now on, ``source_rel`` the path relative
+# to the input folder of the run that took it in (``pipeline.locate`` looks under --recordings).
+_V5 = (
+    "ALTER TABLE calls ADD COLUMN source_rel TEXT",
+)
+
 Step = tuple[str, ...] | Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Step] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[Step] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -46,6 +47,13 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 class TranscriptsMixin(CaseStoreBase):
     # ------------------------------------------------------------ calls
 
@@ -69,7 +77,7 @@ class TranscriptsMixin(CaseStoreBase):
 
     def upsert_call_intake(self, source_path: str | Path, sha256: str, *, info: Any = None, meta: Any = None,
                            size: int | None = None, mtime: float | None = None,
-                           actor: str | None = None) -> CallRow:
+                           actor: str | None = None, source_rel: str | None = None) -> CallRow:
         """Record a discovered recording (idempotent): content hash, probe info, call metadata.
 
         ``info`` is a ``pipeline.audio.AudioInfo``, ``meta`` a ``pipeline.calls.CallMeta`` or its
@@ -77,7 +85,9 @@ class TranscriptsMixin(CaseStoreBase):
         A new file gets an 'intake' custody event; a known one is updated ('relocate' when it
         moved, 'metadata' when the metadata changed, e.g. after the user edited calls.csv) and
         otherwise left untouched. The same bytes under a second path that still exists are listed
-        in ``duplicate_paths``.
+        in ``duplicate_paths``; the same file reached by another spelling of its path (relative before,
+        absolute now) is not a duplicate but the same place ('relocate' records the new spelling).
+        ``source_rel``: the path relative to the input folder (None keeps what is known).
         """
         path = Path(source_path)
         if size is None:
@@ -86,13 +96,16 @@ class TranscriptsMixin(CaseStoreBase):
             mtime = path.stat().st_mtime
         columns = {"source_path": str(path), "size": size, "mtime": mtime,
                    **{k: getattr(info, k, None) for k in _PROBE_FIELDS}, **_meta_columns(meta)}
+        if source_rel is not None:
+            columns["source_rel"] = source_rel
         actor = actor or custody.default_actor()
         with self.transaction() as conn:
             row = conn.execute("SELECT * FROM calls WHERE sha256 = ?", (sha256,)).fetchone()
             if row is None:
                 return self._insert_call(conn, sha256, columns, actor)
             call = CallRow.from_row(row)
-            if call.source_path != str(path) and Path(call.source_path).exists():
+            if (call.source_path != str(path) and Path(call.source_path).exists()
+                    and not _same_file(call.source_path, path)):
                 if str(path) not in call.duplicate_paths:
                     conn.execute("UPDATE calls SET duplicate_paths_json = ? WHERE id = ?",
                                  (dumps([*call.duplicate_paths, str(path)]), call.id))
@@ -123,6 +136,8 @@ class TranscriptsMixin(CaseStoreBase):
         conn.execute(f"INSERT INTO calls ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                      (call_id, sha256, at, *columns.values()))
         detail = {k: columns[k] for k in ("source_path", "size", "mtime", *_PROBE_FIELDS)}
+        if columns.get("source_rel") is not None:
+            detail["source_rel"] = columns["source_rel"]
         custody.append_event(conn, actor=actor, action="intake", object=f"call:{call_id}", sha256=sha256,
                              detail=detail)
         return self.get_call(call_id)
@@ -247,6 +262,14 @@ class TranscriptsMixin(CaseStoreBase):
                           tool_version=extra["tool_version"], created=extra["created"],
                           processing_seconds=call.processing_seconds or 0.0, dropped=extra["dropped"],
                           schema=extra.get("schema", SCHEMA))
+
+    def source_damage(self, call_id: str) -> dict[str, Any] | None:
+        """How the stored transcript's recording was cut short or damaged (``Damage.to_dict()``), or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT transcript_json FROM calls WHERE id = ?", (call_id,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return (json.loads(row[0]).get("source") or {}).get("damage")
 
     def segments(self, call_id: str) -> list[SegmentRow]:
         with self._lock:
