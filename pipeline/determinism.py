@@ -82,11 +82,22 @@ def pin_cpu_paths() -> None:
     elif not _has_avx2_fma():
         _state.update(pinned=False, reason=f"CPU without AVX2/FMA ({platform.machine()})")
     else:
-        overridden = {k: os.environ[k] for k in PINNED_ENV if k in os.environ and os.environ[k] != PINNED_ENV[k]}
+        _state["before"] = {k: os.environ.get(k) for k in PINNED_ENV}
         os.environ.update(PINNED_ENV)
-        _state.update(pinned=True, overridden=overridden)
+        _state["pinned"] = True
     # Loaded before us, a library has already chosen its path: the record says so.
     _state["loaded_before_pinning"] = late
+
+
+def unpinned_environ() -> dict[str, str]:
+    """This process's environment as the user set it, before pinning (for a child that must choose natively)."""
+    env = dict(os.environ)
+    for key, value in (_state.get("before") or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
 def _cpu_model() -> str:

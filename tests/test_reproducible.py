@@ -17,7 +17,7 @@ import pytest
 from pipeline.asr.factory import compute_fingerprint, load_engine
 from pipeline.audio import sha256_file
 from pipeline.batch import RunSettings, options_hash
-from pipeline.determinism import PINNED_ENV, reuse_key
+from pipeline.determinism import PINNED_ENV, reuse_key, unpinned_environ
 from pipeline.reproduce import content_digest, diff_transcripts, transcript_content
 from pipeline.transcribe import TranscribeConfig, transcribe_file, with_options
 from pipeline.transcript import Transcript
@@ -76,7 +76,7 @@ def test_sampled_fallback_does_not_depend_on_what_was_decoded_before(engine) -> 
 
 def test_a_user_environment_asking_for_other_kernels_is_overridden(tmp_path: Path) -> None:
     # What an Intel CPU or a tuned machine would select on its own: MKL, AVX-512, SkylakeX kernels.
-    env = {**os.environ, "CT2_USE_MKL": "1", "CT2_FORCE_CPU_ISA": "AVX512", "ONEDNN_MAX_CPU_ISA": "ALL",
+    env = {**unpinned_environ(), "CT2_USE_MKL": "1", "CT2_FORCE_CPU_ISA": "AVX512", "ONEDNN_MAX_CPU_ISA": "ALL",
            "OPENBLAS_CORETYPE": "SkylakeX", "NPY_DISABLE_CPU_FEATURES": ""}
     script = (
         "import json, sys; import pipeline; from pathlib import Path;"
@@ -94,7 +94,7 @@ def test_a_user_environment_asking_for_other_kernels_is_overridden(tmp_path: Pat
 
 
 def test_native_cpu_opt_out_is_recorded_as_not_reproducible(tmp_path: Path) -> None:
-    env = {**os.environ, "CALLPROOF_NATIVE_CPU": "1"}
+    env = {**unpinned_environ(), "CALLPROOF_NATIVE_CPU": "1"}
     script = ("import json; import pipeline; from pipeline.determinism import compute_record;"
               "print(json.dumps(compute_record()))")
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
