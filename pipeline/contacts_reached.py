@@ -143,14 +143,15 @@ def contact_messages(messages: Iterable[Any], kinds: Mapping[str, str | None], c
 
 
 def contacts_reached(store: Any, input_dir: Path | None = None, *, call_ids: set[str] | None = None,
-                     source_ids: set[str] | None = None,
+                     source_ids: set[str] | None = None, calllog_source_ids: set[str] | None = None,
                      flag_statuses: tuple[str, ...] = ("pending", "accepted")) -> list[ContactReached]:
     """The table for a case: the borrower first, then contacts by how often they were reached.
 
     Calls count unless failed; their own ``received_by`` wins, else the folder layout under
     ``input_dir`` (when given). Calls known only from a call log (``pipeline.calllog``: not
     recorded, missed ones too) count with their file's person, in the case's table (``call_ids``
-    None); a call in two logs, or in a log and a recording, counts once. Messages count when ``contact_messages`` keeps them and they
+    None) or in a pack that holds their files (``calllog_source_ids``), with the categories of the
+    findings over them that no recording carries (counted once, on the finding's first call); a call in two logs, or in a log and a recording, counts once. Messages count when ``contact_messages`` keeps them and they
     were not sent by the person. An evidence pack narrows the table to what it holds:
     ``call_ids`` / ``source_ids`` (None = all) and the ``flag_statuses`` whose categories count.
     """
@@ -170,15 +171,21 @@ def contacts_reached(store: Any, input_dir: Path | None = None, *, call_ids: set
         entry = tally(call.received_by or person_from_path(Path(call.source_path), input_dir))
         entry.row.calls += 1
         entry.add(call.number, call.start_time, live(store.call_flags(call.id)))
-    if call_ids is None and hasattr(store, "calllog_entries"):  # calls known only from a call log
-        sources = {s.id: s for s in store.calllog_sources(status="done")}
+    if (call_ids is None or calllog_source_ids is not None) and hasattr(store, "calllog_entries"):
+        # calls known only from a call log, and the findings over them no recording carries
+        sources = {s.id: s for s in store.calllog_sources(status="done")
+                   if calllog_source_ids is None or s.id in calllog_source_ids}
+        findings: dict[str, list[str]] = {}  # entry id -> categories of the live log-only findings it leads
+        for finding in store.calllog_flags() if hasattr(store, "calllog_flags") else []:
+            if finding.log_only and finding.entry_ids and live([finding]):
+                findings.setdefault(finding.entry_ids[0], []).append(finding.category)
         for entry in store.calllog_entries():
-            if entry.same_as or entry.call_id or entry.direction == "outgoing":
+            if entry.source_id not in sources or entry.same_as or entry.call_id or entry.direction == "outgoing":
                 continue  # counted once: with its recording, or with the log entry kept for the call
-            source = sources.get(entry.source_id)
-            row = tally(entry.received_by or (source.received_by if source else None))
+            source = sources[entry.source_id]
+            row = tally(entry.received_by or source.received_by)
             row.row.calls += entry.count
-            row.add(entry.number or entry.contact_name, entry.start_time, [])
+            row.add(entry.number or entry.contact_name, entry.start_time, findings.get(entry.id, []))
     if hasattr(store, "message_sources"):
         sources = {s.id: s for s in store.message_sources() if source_ids is None or s.id in source_ids}
         flags_by_message: dict[str, list[Any]] = {}

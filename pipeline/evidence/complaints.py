@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from pipeline import __version__
+from pipeline.calllog.rules import FORMAT_LABELS
 from pipeline.config import PROJECT_ROOT
 from pipeline.errors import ConfigError
 from pipeline.evidence.call_files import transcript_path
@@ -140,7 +141,14 @@ def item_context(item: EvidenceItem, originals: Mapping[str, str]) -> dict[str, 
     cited = _cited(item.legal_basis, wall)
     excerpt = "；".join(dict.fromkeys(_item_text(f) for f in item.flags if _item_text(f))) if item.is_call_level \
         else _item_text(lead)
-    if item.source == "call":
+    if item.source == "calllog":  # calls known only from a call log: no recording, no quote
+        number = lead.row.number or "号码未知"
+        original, kind_label_ = lead.files[0].original_name, lead.kind_label
+        to_whom = recipient(lead.received_by)
+        when = f"{lead.when()}（通话记录，无录音）"
+        fact = f"{number} 打给{to_whom}（通话记录，共 {lead.row.count or len(lead.entries)} 次）"
+        direction_known = True
+    elif item.source == "call":
         call = lead.call
         number, original, kind_label_ = call.number or "号码未知", originals[call.id], "通话录音"
         when = _when(lead)
@@ -303,9 +311,10 @@ def complaint_context(case: PackCase, options: Mapping[str, Any]) -> dict[str, A
     messages_flags = [message_flag_context(f, originals) for f in case.message_flags]
     call_items = [item_context(i, originals) for i in case.items]
     message_items = [item_context(i, originals) for i in case.message_items]
-    items = [*call_items, *message_items]
+    log_items = [item_context(i, originals) for i in case.log_items]
+    items = [*call_items, *message_items, *log_items]
     calls = _call_entries(case, call_items)
-    rows = [*case.flags, *case.message_flags]
+    rows = [*case.flags, *case.message_flags, *case.log_flags]
     counts = Counter(f.row.category for f in rows)
     categories = []
     for code in [c for c in CATEGORIES if c in counts] + sorted(c for c in counts if c not in CATEGORIES):
@@ -333,7 +342,11 @@ def complaint_context(case: PackCase, options: Mapping[str, Any]) -> dict[str, A
         "call_items": [i for i in call_items if not i["call_level"]],
         "top_items": quotable[:QUOTE_LIMIT], "more_items": max(0, len(quotable) - QUOTE_LIMIT),
         "quote_limit": QUOTE_LIMIT,
-        "messages": message_items, "message_flags": messages_flags,
+        "messages": message_items, "message_flags": messages_flags, "log_items": log_items,
+        "call_log_files": [{"original": f.original_name, "name": f.original_name.split("/", 1)[-1],
+                            "sha256": f.source.sha256, "format_label": FORMAT_LABELS.get(f.source.format or "", ""),
+                            "received_by": f.source.received_by or "未注明", "entries": len(f.entries)}
+                           for f in case.log_files],
         "message_threats": [i for i in threats if i["source"] == "message"],
         "message_numbers": _message_numbers(case, message_items),
         "message_files": [{"original": f.original_name, "sha256": f.source.sha256, "kind_label": kind_label(f.source.kind),

@@ -191,6 +191,24 @@ def _message_row(item: EvidenceItem, files: dict, redactor: Redactor | None) -> 
             _excerpt(item, redactor, prefix), _files(item, pack_file.original_name, annotated))
 
 
+def _log_row(item: EvidenceItem, redactor: Redactor | None) -> tuple[str, ...]:
+    """A finding over calls known only from the call log (no recording): the counted calls, their
+    log files (the originals) and the finding's description."""
+    lead = item.lead
+    received = f"（接收人：{lead.received_by}）" if lead.received_by else ""
+    count = lead.row.count or len(lead.entries)
+    name = f"通话记录：{lead.row.number or '号码未知'} {lead.row.day or ''} 共 {count} 次{received}".replace("  ", " ")
+    numbers = "、".join(dict.fromkeys(e.number or e.contact_name or "号码未知" for e in lead.entries))
+    text = facts_only(lead.excerpt_text(), direction_known=True)
+    if numbers and numbers not in text:
+        text += f"\n（号码：{numbers}）"
+    for note in item.notes:
+        text += f"\n复核备注：{note}"
+    files = "\n".join(f"原件：{f.original_name}（{len(f.entries)} 条记录）" for f in lead.files)
+    return (str(item.number), name, speaker_label(lead), lead.when(), _proves(item),
+            redactor.text(text) if redactor else text, files)
+
+
 def _content_time(case: PackCase) -> datetime:
     return datetime.fromisoformat(case.content_as_of.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
 
@@ -211,6 +229,7 @@ def _annex_rows(case: PackCase, excerpt_sha256: dict[str, str], annotated_sha256
                 ) -> list[tuple[str, str]]:
     rows = [(pc.original_name, pc.call.sha256) for pc in case.calls]
     rows += [(f.original_name, f.source.sha256) for f in case.message_files]
+    rows += [(f.original_name, f.source.sha256) for f in case.log_files]
     rows += sorted(excerpt_sha256.items())
     rows += sorted(annotated_sha256.items())
     return rows
@@ -229,8 +248,9 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
         setattr(section, side, Cm(1.5))
 
     _write(document.add_paragraph(), "证据目录", bold=True, size=16)
-    flags = len(case.flags) + len(case.message_flags)
+    flags = len(case.flags) + len(case.message_flags) + len(case.log_flags)
     files = f"，短信/聊天记录/截图文件 {len(case.message_files)} 个" if case.message_files else ""
+    files += f"，通话记录文件 {len(case.log_files)} 个" if case.log_files else ""
     counted = f"{flags} 处" if flags == case.evidence_count else f"标记 {flags} 处（{case.evidence_count} 句）"
     intro = (f"案件编号：{case.case_info.get('case_id', '')}    通话 {len(case.calls)} 个{files}，"
              f"证据 {case.evidence_count} 项（{counted}）\n"
@@ -239,6 +259,8 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
              "摘录在 excerpts/ 中（文件名以证据序号开头）；"
              + ("短信、聊天记录和截图的原件也在 originals/ 中，截图的标注副本（红框标出有标记的文字行）在 "
                 "screenshots_annotated/ 中；" if case.message_files else "")
+             + ("通话记录文件（手机备份、运营商详单、截图或 calls.csv）的原件也在 originals/ 中，“通话记录（无录音）”"
+                "一项是对没有录音的来电统计出的发现（深夜来电、频繁来电、轮换号码）；" if case.log_files else "")
              + "每个文件的 SHA-256 见本目录末尾的附表和 SHA256SUMS，可用 sha256sum -c SHA256SUMS 核对。")
     pending = sum(item.pending for item in case.all_items)
     if pending:
@@ -251,6 +273,7 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
             for item in case.items]
     message_files = {f.source.id: f for f in case.message_files}
     rows += [_message_row(item, message_files, redactor) for item in case.message_items]
+    rows += [_log_row(item, redactor) for item in case.log_items]
     _table(document, HEADERS, rows, COLUMN_WIDTHS_CM)
     if not case.evidence_count:
         _write(document.add_paragraph(), "（没有已确认的标记。请先复核：python cli.py review 案件文件夹）", size=10)

@@ -61,7 +61,7 @@ class EvidenceItem:
 
     number: int
     flags: list[Any]  # PackFlag or PackMessageFlag, in text order
-    source: str = "call"  # call | message
+    source: str = "call"  # call | message | calllog
     extra_excerpts: list[str] = field(default_factory=list)
 
     @property
@@ -156,7 +156,9 @@ class EvidenceItem:
 
 def speaker_label(flag: Any) -> str:
     """Who said the flagged words, as a clerk reads it: 催收方, 借款人, 第三人, 说话人未确认;
-    for a message, the other side; for a call-level flag, 整通电话."""
+    for a message, the other side; for a call-level flag, 整通电话; a call-log finding says so."""
+    if getattr(flag, "speaker_text", None):
+        return str(flag.speaker_text)
     if getattr(flag, "is_call_level", False):
         return "整通电话（通话记录）"
     if hasattr(flag, "is_log"):

@@ -56,6 +56,7 @@ from pipeline.evidence.redact_pack import (
     redact_message_originals,
 )
 from pipeline.evidence.select import PackCall, PackCase, PackOptions, collect
+from pipeline.evidence.select_calllog import WITHHELD_REASON, attach_call_log, manifest_call_log
 from pipeline.evidence.select_messages import attach_messages
 from pipeline.evidence.signing import SIGNATURE, SigningKey, load_or_create_key
 from pipeline.evidence.zipfiles import ZipDate, ZipEntry, write_zip
@@ -65,7 +66,7 @@ from pipeline.store.rows import CallRow
 
 _COPY_CHUNK = 1 << 20
 # zip entry order: the files a person opens first, then the bulk
-_ORDER = ("README.txt", MANIFEST, SIGNATURE, SUMS, CUSTODY, "evidence_list.docx", "timeline.csv", "contacts_reached.csv",
+_ORDER = ("index.html", "README.txt", MANIFEST, SIGNATURE, SUMS, CUSTODY, "evidence_list.docx", "timeline.csv", "contacts_reached.csv",
           "complaints/", "transcripts/", "messages/", "excerpts/", "screenshots_annotated/", "originals_redacted/",
           "originals/")
 CONTACTS_CSV = "contacts_reached.csv"
@@ -110,7 +111,7 @@ def stage_original(call: CallRow | Any, target: Path, what: str = "原始录音"
     The intake path is tried first, then the other paths the same bytes were found under.
     """
     changed: list[str] = []
-    for candidate in [call.source_path, *call.duplicate_paths]:
+    for candidate in [call.source_path, *getattr(call, "duplicate_paths", [])]:
         path = Path(candidate)
         if not path.is_file():
             continue
@@ -246,6 +247,7 @@ def _entries(files: dict[str, bytes], staged: dict[str, Path], case: PackCase,
     originals = {pc.original_name: staged[pc.call.id] for pc in case.calls}
     texts = {f.original_name: staged[f.source.id] for f in case.message_files
              if redacted is None or redacted.packed_as_is(f.source.id)}
+    texts.update({f.original_name: staged[f.source.id] for f in case.log_files if f.source.id in staged})
     for name in sorted([*files, *originals, *texts], key=_order_key):
         if name in originals:
             yield ZipEntry(name, source=originals[name], compress=False)  # already compressed audio
@@ -270,6 +272,7 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                              "the case's custody log is not intact: export stopped")
         case = collect(store, options)
         attach_messages(case, store, options)
+        attach_call_log(case, store, options)
         templates = TemplateSet(options.templates_dir)
         redactor = (Redactor.keeping([*case.kept_numbers, *(pc.call.id for pc in case.calls),
                                       *(f.source.id for f in case.message_files)])
@@ -286,6 +289,13 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
             for number, pack_file in enumerate(case.message_files):
                 staged[pack_file.source.id] = Path(tmp) / f"message-{number}"
                 stage_original(pack_file.source, staged[pack_file.source.id], "消息原件", "消息文件")
+            # call logs hold every call of the phone: a redacted pack leaves them out (listed in the manifest)
+            log_withheld = {f.source.id: WITHHELD_REASON for f in case.log_files} if redactor else {}
+            for number, log_file in enumerate(case.log_files):
+                if log_file.source.id in log_withheld:
+                    continue
+                staged[log_file.source.id] = Path(tmp) / f"calllog-{number}"
+                stage_original(log_file.source, staged[log_file.source.id], "通话记录原件", "通话记录文件")
             files: dict[str, bytes] = {}
             redacted = redact_message_originals(case, staged, redactor, files) if redactor else None
             excerpts = _excerpts(case, staged, options.padding_s, files, warnings)
@@ -312,6 +322,8 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
             content.update({pc.original_name: FileHash(pc.call.size, pc.call.sha256) for pc in case.calls})
             content.update({f.original_name: FileHash(f.source.size, f.source.sha256) for f in case.message_files
                             if redacted is None or redacted.packed_as_is(f.source.id)})
+            content.update({f.original_name: FileHash(f.source.size, f.source.sha256) for f in case.log_files
+                            if f.source.id not in log_withheld})
             listing = sums_text({name: h.sha256 for name, h in content.items()})
             store.add_custody(actor, "export", f"pack:{out.name}", sha256=hashlib.sha256(listing.encode()).hexdigest(),
                               detail={"options": options.to_dict(), "calls": [pc.call.id for pc in case.calls],
@@ -322,6 +334,9 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                                       "message_flags": [f.row.id for f in case.message_flags if not f.pending],
                                       "pending_message_flags": [f.row.id for f in case.message_flags if f.pending],
                                       "message_left_out": case.message_left_out,
+                                      "call_log_files": [f.source.id for f in case.log_files],
+                                      "call_log_findings": [f.row.key for f in case.log_flags if not f.pending],
+                                      "pending_call_log_findings": [f.row.key for f in case.log_flags if f.pending],
                                       "signer": key.fingerprint,
                                       "files": {name: h.sha256 for name, h in sorted(content.items())}})
             events, rechained = redact_custody(store.custody_events(), redactor) if redactor else (
@@ -341,8 +356,13 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                           "message_flags": {"accepted": sum(not f.pending for f in case.message_flags),
                                             "pending_included": sum(f.pending for f in case.message_flags),
                                             "left_out": case.message_left_out},
-                          "annotated": annotated, "annotation_drawer": annotation_versions()},
+                          "annotated": annotated, "annotation_drawer": annotation_versions(),
+                          **manifest_call_log(case, log_withheld)},
                 signer=key.signer(), custody={"events": len(events), "head": events[-1].hash})
+            if log_withheld:
+                manifest["redaction"].setdefault("withheld_originals", []).extend(
+                    {"id": f.source.id, "original": f.original_name, "reason": WITHHELD_REASON}
+                    for f in case.log_files)
             if redactor:  # file names, received_by labels...: the manifest is shared with the pack
                 manifest = redactor.value(manifest)
             files[MANIFEST] = manifest_text(manifest).encode()
@@ -360,6 +380,10 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                     if written[pack_call.original_name] != pack_call.call.sha256:
                         raise InputError(pack_call.call.source_path, "写入证据包时原件哈希不符，已停止",
                                          "original hash changed while writing the pack")
+                for log_file in case.log_files:
+                    if log_file.source.id not in log_withheld and written[log_file.original_name] != log_file.source.sha256:
+                        raise InputError(log_file.source.source_path, "写入证据包时通话记录原件哈希不符，已停止",
+                                         "call-log original hash changed while writing the pack")
                 for pack_file in case.message_files:
                     if redacted is not None and not redacted.packed_as_is(pack_file.source.id):
                         continue  # a masked copy, or left out

@@ -129,15 +129,20 @@ class PackCase:
     message_items: list[EvidenceItem] = field(default_factory=list)  # the message flags grouped per message
     message_left_out: dict[str, int] = field(default_factory=lambda: {"rejected": 0, "pending": 0})
     contacts: list[Any] = field(default_factory=list)  # ContactReached rows of what the pack holds
+    # filled by select_calllog.attach_call_log: log files, and findings over calls no one recorded
+    log_files: list[Any] = field(default_factory=list)  # PackCallLogFile
+    log_flags: list[Any] = field(default_factory=list)  # PackLogFlag, numbered after ``message_items``
+    log_items: list[EvidenceItem] = field(default_factory=list)
+    log_left_out: dict[str, int] = field(default_factory=lambda: {"rejected": 0, "pending": 0})
 
     @property
     def evidence_count(self) -> int:
-        """Evidence items (sentences and messages), not flags: see ``pipeline.evidence.items``."""
-        return len(self.items) + len(self.message_items)
+        """Evidence items (sentences, messages, call-log findings), not flags: see ``pipeline.evidence.items``."""
+        return len(self.items) + len(self.message_items) + len(self.log_items)
 
     @property
     def all_items(self) -> list[EvidenceItem]:
-        return [*self.items, *self.message_items]
+        return [*self.items, *self.message_items, *self.log_items]
 
 
 def _short_time(seconds: float) -> str:

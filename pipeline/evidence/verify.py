@@ -283,7 +283,8 @@ def _check_custody(root: Path, scan: _Scan, manifest: dict[str, Any], actual: di
         report.problems.append(f"保管链的末端与清单记录的不同（清单：{head.get('events')} 条，末条哈希 "
                                f"{str(head.get('head'))[:16]}…） (custody head differs from the manifest's)")
     intakes = {(e.get("object"), e.get("sha256")) for e in events if e.get("action") == "intake"}
-    kinds = (("calls", "call", "原始录音", "original"), ("message_files", "msgfile", "消息原件", "message original"))
+    kinds = (("calls", "call", "原始录音", "original"), ("message_files", "msgfile", "消息原件", "message original"),
+             ("call_log_files", "calllog", "通话记录原件", "call-log original"))
     for key, prefix, label_zh, label_en in kinds:
         for item in manifest.get(key, []):
             original = item.get("original")

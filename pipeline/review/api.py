@@ -1,8 +1,9 @@
 """What the review page reads and writes: JSON views of the case store, and the reviewer's actions.
 
-Call flags and message flags (SMS, chat exports, screenshots) are listed together; each carries
-a ``key`` unique across both (a call flag's id as text, ``m<id>`` for a message flag) and a
-``kind`` (call / sms / chat / screenshot). Every action goes straight to the store, which writes
+Call flags, message flags (SMS, chat exports, screenshots) and the findings over calls known only
+from a call log are listed together; each carries a ``key`` unique across them (a call flag's id as
+text, ``m<id>`` for a message flag, ``l<id>`` for a call-log finding) and a ``kind`` (call / sms /
+chat / screenshot / calllog). Every action goes straight to the store, which writes
 it with a custody event in one transaction.
 """
 
@@ -17,7 +18,14 @@ from pipeline.messages.annotated import screenshot_boxes
 from pipeline.render.categories import DIRECTION_LABELS, STATUS_LABELS, categories_for_client
 from pipeline.render.flag_view import ROLE_NAMES, flag_view
 from pipeline.render.html_call import LOW_CONFIDENCE, speaker_name
-from pipeline.render.message_view import FORMAT_LABELS, direction_label, kind_label, party_text, when_text
+from pipeline.render.message_view import (
+    FORMAT_LABELS,
+    direction_label,
+    kind_label,
+    local_time,
+    party_text,
+    when_text,
+)
 from pipeline.rules import DEFAULT_PACK
 from pipeline.store import ROLES, CaseStore, NotFoundError
 from pipeline.store.rows import CallRow, FlagRow, SegmentRow
@@ -65,6 +73,7 @@ def state(store: CaseStore) -> dict[str, Any]:
     sources = {s.id: s for s in store.message_sources()}
     messages = {m.id: m for m in store.messages()}
     flags += [message_flag_json(f, messages.get(f.message_id), sources[f.source_id]) for f in store.message_flags()]
+    flags += [calllog_flag_json(f) for f in log_only_findings(store)]
     info = store.case_info()
     return {
         "case": {"id": info.get("case_id"), "dir": str(store.case_dir), "name": store.case_dir.name},
@@ -161,6 +170,54 @@ def annotation_boxes(flags: list[Any]) -> list[tuple[list[list[float]], str]]:
     return screenshot_boxes(f for f in flags if f.status != "rejected")
 
 
+# ------------------------------------------------------------------ call-log findings
+
+
+def log_only_findings(store: CaseStore) -> list[Any]:
+    """Findings over the call log that no recording carries (calls known only from a log);
+    the others are reviewed on their recordings as call-level flags."""
+    return [f for f in store.calllog_flags() if f.log_only] if hasattr(store, "calllog_flags") else []
+
+
+def calllog_flag_json(flag: Any) -> dict[str, Any]:
+    """A finding over the call log (unanswered calls, night calls, rotating numbers) in the shape
+    of a call-level flag: key ``l<id>``, kind 'calllog', no audio, the counted log entries in detail."""
+    view = flag_view({"id": flag.id, "category": flag.category, "rule": flag.rule, "rules": [flag.rule],
+                      "level": "call", "severity": flag.severity, "score": flag.score,
+                      "legal_basis": flag.legal_basis, "explanation": flag.explanation,
+                      "description_zh": flag.description, "status": flag.status, "note": flag.note,
+                      "stale": flag.stale}).to_dict()
+    view.update(key=f"l{flag.id}", kind="calllog", call_id=None, source_id=None, finding_id=flag.id,
+                text=flag.description, role_label="通话记录（无录音）", number=flag.number, day=flag.day,
+                count=flag.count, reviewed_by=flag.reviewed_by, reviewed_at=flag.reviewed_at, category_original=None,
+                start_s=None, end_s=None, excerpt_start=None, excerpt_end=None, has_boxes=False, message=None)
+    return view
+
+
+def _log_when(entry: Any) -> str:
+    """A log entry's local wall time (a phone's epoch time in Beijing time); only the day when that is all it shows."""
+    when = local_time(entry.start_time)
+    if when is None:
+        return "时间未知"
+    return when.date().isoformat() if entry.time_precision == "day" else when.isoformat(sep=" ", timespec="seconds")
+
+
+def calllog_detail(store: CaseStore, flag_id: int) -> dict[str, Any]:
+    """One finding and the log entries it counts (time, number, type, who received it, which file)."""
+    from pipeline.calllog.model import TIME_SOURCES, TYPE_LABELS
+
+    flag = store.get_calllog_flag(flag_id)
+    sources = {s.id: s for s in store.calllog_sources()}
+    wanted = set(flag.entry_ids)
+    entries = [e for e in store.calllog_entries() if e.id in wanted]
+    return {"flag": calllog_flag_json(flag), "entries": [{
+        "id": e.id, "when": _log_when(e),
+        "number": e.number or e.contact_name or "号码未知", "type": TYPE_LABELS.get(e.type, e.type), "count": e.count,
+        "received_by": e.received_by or "未注明", "time_source": TIME_SOURCES.get(e.time_source or "", e.time_source or ""),
+        "file": Path(sources[e.source_id].source_path).name if e.source_id in sources else "", "line": e.line,
+        "notes": list(e.notes)} for e in entries]}
+
+
 # ------------------------------------------------------------------ actions
 
 
@@ -200,6 +257,17 @@ def review_message_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) ->
     source = store.get_message_source(updated.source_id)
     message = next((m for m in store.messages(updated.source_id) if m.id == updated.message_id), None)
     return message_flag_json(updated, message, source)
+
+
+def review_calllog_flag(store: CaseStore, flag_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Body: any of status, note, for a finding over the call log (its category is the rule's)."""
+    flag = store.get_calllog_flag(flag_id)
+    status = _text(body, "status") or flag.status
+    if status not in STATUS_LABELS:
+        raise BadRequest(f"未知的复核状态：{status}")
+    if _text(body, "category") not in (None, flag.category):
+        raise BadRequest("通话记录的发现不能改类别")
+    return calllog_flag_json(store.set_calllog_flag_status(flag_id, status, note=_text(body, "note")))
 
 
 def correct_segment(store: CaseStore, call_id: str, idx: int, body: dict[str, Any]) -> dict[str, Any]:

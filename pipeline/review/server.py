@@ -20,6 +20,8 @@ A numeric id too large for SQLite's integer is simply not found (404). Routes:
     GET  /image/<file_id>/annotated.png     a copy with the lines of its flags (not rejected) boxed
     POST /api/flag/<id>                     {status?, note?, category?}
     POST /api/msgflag/<id>                  the same for a message flag
+    GET  /api/calllog/<id>                  a finding over the call log and the log entries it counts
+    POST /api/logflag/<id>                  {status?, note?} for that finding
     POST /api/segment/<call_id>/<idx>       {text}
     POST /api/role/<call_id>/<speaker>      {role}
 
@@ -254,6 +256,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
         self._dispatch([
             (r"/api/flag/(\d+)", self._post_flag),
             (r"/api/msgflag/(\d+)", self._post_message_flag),
+            (r"/api/logflag/(\d+)", self._post_calllog_flag),
             (r"/api/segment/([0-9a-f]+)/(\d+)", self._post_segment),
             (r"/api/role/([0-9a-f]+)/([^/]+)", self._post_role),
         ])
@@ -267,6 +270,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
             (r"/audio/([0-9a-f]+)", self._original),
             (r"/audio/([0-9a-f]+)/decoded\.wav", self._decoded),
             (r"/api/messages/([0-9a-f]+)", self._messages),
+            (r"/api/calllog/(\d+)", self._calllog),
             (r"/image/([0-9a-f]+)/original", self._image_original),
             (r"/image/([0-9a-f]+)/annotated\.png", self._image_annotated),
         ]
@@ -291,6 +295,9 @@ class ReviewHandler(BaseHTTPRequestHandler):
 
     def _messages(self, source_id: str, head_only: bool = False) -> None:
         self._json(HTTPStatus.OK, api.message_detail(self.server.store, source_id))
+
+    def _calllog(self, flag_id: str, head_only: bool = False) -> None:
+        self._json(HTTPStatus.OK, api.calllog_detail(self.server.store, row_id(flag_id)))
 
     def _image_original(self, source_id: str, head_only: bool = False) -> None:
         source = self.server.store.get_message_source(source_id)
@@ -362,6 +369,9 @@ class ReviewHandler(BaseHTTPRequestHandler):
         flag = api.review_message_flag(self.server.store, row_id(flag_id), self._body())
         self.server.refresh_message_pages(flag["source_id"])
         self._json(HTTPStatus.OK, flag)
+
+    def _post_calllog_flag(self, flag_id: str, head_only: bool = False) -> None:
+        self._json(HTTPStatus.OK, api.review_calllog_flag(self.server.store, row_id(flag_id), self._body()))
 
     def _post_segment(self, call_id: str, idx: str, head_only: bool = False) -> None:
         segment = api.correct_segment(self.server.store, call_id, row_id(idx), self._body())

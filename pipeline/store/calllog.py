@@ -101,6 +101,65 @@ class CallLogFlagRow:
     def from_row(cls, row: sqlite3.Row) -> CallLogFlagRow:
         return _build(cls, row)
 
+    # Review decisions live in ``extra["review"]`` (status, note, by, at) and are carried from one
+    # rule run to the next by ``key``; a reviewed finding the rules no longer produce is kept, stale.
+    @property
+    def key(self) -> str:
+        return finding_key(self.category, self.rule, self.number, self.day, self.entry_ids)
+
+    @property
+    def log_only(self) -> bool:
+        """No recording among its calls: only the call log shows it (else the recordings carry it)."""
+        return not self.call_ids
+
+    @property
+    def status(self) -> str:
+        return str(self.extra.get("review", {}).get("status") or "pending")
+
+    @property
+    def note(self) -> str | None:
+        return self.extra.get("review", {}).get("note")
+
+    @property
+    def reviewed_by(self) -> str | None:
+        return self.extra.get("review", {}).get("by")
+
+    @property
+    def reviewed_at(self) -> str | None:
+        return self.extra.get("review", {}).get("at")
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.extra.get("stale"))
+
+    # what the pack and the review app read of any flag
+    @property
+    def machine_category(self) -> str:
+        return self.category
+
+    category_original = None
+    match_text = None
+    start_char = None
+    end_char = None
+    segment_idx = None
+    speaker_unconfirmed = False
+
+    @property
+    def text(self) -> str | None:
+        return self.description
+
+    @property
+    def rules(self) -> list[str]:
+        return [self.rule]
+
+
+def finding_key(category: str, rule: str, number: str | None, day: str | None,
+                entry_ids: list[str] | None = None) -> str:
+    """What identifies a call-log finding across rule runs (its review decision follows it): a
+    per-day count by its number and day; a per-call finding (off hours) by its call too."""
+    anchor = entry_ids[0] if rule.startswith("off_hours") and entry_ids else ""
+    return "|".join((category, rule, number or "", day or "", anchor))
+
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
@@ -244,8 +303,25 @@ class CallLogMixin(CaseStoreBase):
     # ------------------------------------------------------------ findings over the whole log
 
     def replace_calllog_flags(self, flags: Iterable[Mapping[str, Any]], actor: str | None = None) -> int:
-        rows = list(flags)
+        """Replace the findings; review decisions follow their finding (``finding_key``), and a
+        reviewed finding the rules no longer produce is kept, marked stale."""
+        rows = [dict(f) for f in flags]
         with self.transaction() as conn:
+            old = [CallLogFlagRow.from_row(r) for r in conn.execute("SELECT * FROM calllog_flags")]
+            reviewed = {f.key: f for f in old if f.status != "pending" or f.note}
+            new_keys = set()
+            for flag in rows:
+                key = finding_key(flag["category"], flag["rule"], flag.get("number"), flag.get("day"),
+                                  list(flag.get("entry_ids") or []))
+                new_keys.add(key)
+                if key in reviewed:
+                    flag["extra"] = {**dict(flag.get("extra") or {}), "review": reviewed[key].extra["review"]}
+            for key, kept in reviewed.items():
+                if key not in new_keys:
+                    rows.append({**{k: getattr(kept, k) for k in ("category", "rule", "number", "day", "severity",
+                                                                  "score", "count", "legal_basis", "entry_ids",
+                                                                  "call_ids", "description", "explanation")},
+                                 "extra": {**kept.extra, "stale": True}})
             conn.execute("DELETE FROM calllog_flags")
             now = custody.utc_now()
             for flag in rows:
@@ -265,6 +341,35 @@ class CallLogMixin(CaseStoreBase):
         with self._lock:
             rows = self._conn.execute("SELECT * FROM calllog_flags ORDER BY day IS NULL, day, id").fetchall()
         return [CallLogFlagRow.from_row(r) for r in rows]
+
+    def get_calllog_flag(self, flag_id: int) -> CallLogFlagRow:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM calllog_flags WHERE id = ?", (flag_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no call-log finding {flag_id} in this case")
+        return CallLogFlagRow.from_row(row)
+
+    def set_calllog_flag_status(self, flag_id: int, status: str, note: str | None = None,
+                                actor: str | None = None) -> CallLogFlagRow:
+        """Accept / reject / reset a finding over the call log (``note`` None keeps its note), with a
+        custody event on ``calllog_flag:<key>`` (the key outlives the row id across rule runs)."""
+        if status not in ("pending", "accepted", "rejected"):
+            raise ValueError(f"status must be pending, accepted or rejected, not {status!r}")
+        actor = actor or custody.default_actor()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT * FROM calllog_flags WHERE id = ?", (flag_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no call-log finding {flag_id} in this case")
+            before = CallLogFlagRow.from_row(row)
+            new_note = before.note if note is None else (note or None)
+            review = {"status": status, "note": new_note, "by": actor, "at": custody.utc_now()}
+            conn.execute("UPDATE calllog_flags SET extra_json = ? WHERE id = ?",
+                         (dumps({**before.extra, "review": review}), flag_id))
+            custody.append_event(conn, actor=actor, action="review", object=f"calllog_flag:{before.key}", detail={
+                "flag_id": flag_id, "entries": before.entry_ids,
+                "before": {"status": before.status, "note": before.note},
+                "after": {"status": status, "note": new_note}})
+        return self.get_calllog_flag(flag_id)
 
     def set_case_info(self, key: str, value: str, actor: str | None = None) -> None:
         """A case-level key/value (e.g. the call-log digest the complaint drafts read); not the case id."""

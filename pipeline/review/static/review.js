@@ -1,12 +1,13 @@
 /* callproof review page. Every decision is POSTed at once; the page shows it only after the
    server confirms it was written to the case store. Text from the case is only ever inserted as
    text (textContent), never as HTML. Call flags and message flags (SMS, chats, screenshots) share
-   one list; each has a "key" (a call flag's id, "m<id>" for a message flag) and a "kind". */
+   one list with the findings over calls known only from a call log; each has a "key" (a call flag's
+   id, "m<id>" for a message flag, "l<id>" for a call-log finding) and a "kind". */
 (function () {
   "use strict";
   var TOKEN = new URLSearchParams(location.search).get("token") || "";
   var S = { calls: {}, callOrder: [], sources: {}, sourceOrder: [], flags: [], byId: {}, categories: [], catById: {},
-            roles: [], details: {}, msgDetails: {}, filtered: [], selected: null, audioCall: null, stopAt: null,
+            roles: [], details: {}, msgDetails: {}, logDetails: {}, filtered: [], selected: null, audioCall: null, stopAt: null,
             pendingPlay: null };
   var $ = function (id) { return document.getElementById(id); };
   var player, noteTimer = null;
@@ -53,10 +54,13 @@
   function cat(code) { return S.catById[code] || { code: code, label: code, colour: "#7f7f7f" }; }
   function speakerKey(f) { return f.level === "call" ? "call" : (f.speaker_unconfirmed || !f.role ? "unknown" : f.role); }
   var SPEAKER_LABELS = { collector: "催收方", borrower: "借款人", third_party: "第三人", unknown: "说话人未确认", call: "整通电话 / 消息记录" };
-  var KIND_LABELS = { call: "通话", sms: "短信", chat: "聊天记录", screenshot: "截图" };
+  var KIND_LABELS = { call: "通话", sms: "短信", chat: "聊天记录", screenshot: "截图", calllog: "通话记录（无录音）" };
   function isCall(f) { return f.kind === "call"; }
-  function flagPath(f) { return (isCall(f) ? "api/flag/" : "api/msgflag/") + f.id; }
+  function isLog(f) { return f.kind === "calllog"; }
+  function flagPath(f) { return (isCall(f) ? "api/flag/" : isLog(f) ? "api/logflag/" : "api/msgflag/") + f.id; }
+  function logWhere(f) { return "通话记录 · " + (f.day || "日期未知") + (f.number ? " · " + f.number : ""); }
   function where(f) {
+    if (isLog(f)) return logWhere(f) + " · " + f.role_label;
     if (isCall(f)) { var call = S.calls[f.call_id] || {}; return (call.label || "") + " · " + (f.level === "call" ? "整通电话" : span(f.start_s, f.end_s) + " · " + f.role_label); }
     var src = S.sources[f.source_id] || {};
     return (src.label || "") + (f.message ? " · " + f.message.when : "") + " · " + f.role_label;
@@ -73,6 +77,7 @@
     return lo + "-" + hi;
   }
   function groupKey(f) {
+    if (isLog(f)) return "l" + f.key;
     if (!isCall(f)) return "m" + f.source_id + ":" + (f.message_id != null ? f.message_id : f.key);
     if (f.level === "call") return "c" + f.call_id + ":call";
     return "c" + f.call_id + ":" + f.segment_index + ":" + sentenceOf(f);
@@ -101,7 +106,7 @@
       (data.sources || []).forEach(function (s) { S.sources[s.id] = s; S.sourceOrder.push(s.id); });
       S.flags = data.flags; indexFlags();
       document.title = "callproof 复核 · " + data.case.name;
-      var wanted = (location.hash.match(/flag-(m?\d+)/) || [])[1];
+      var wanted = (location.hash.match(/flag-([ml]?\d+)/) || [])[1];
       refresh(S.byId[wanted] ? wanted : null);
     }).catch(function (err) { $("counts").textContent = "读取失败：" + err.message; toast(err.message, true); });
   }
@@ -110,7 +115,8 @@
     flag.group = groupKey(flag);
     for (var i = 0; i < S.flags.length; i++) if (S.flags[i].key === flag.key) S.flags[i] = flag;
     S.byId[flag.key] = flag;
-    var d = isCall(flag) ? S.details[flag.call_id] : S.msgDetails[flag.source_id];
+    var d = isCall(flag) ? S.details[flag.call_id] : isLog(flag) ? null : S.msgDetails[flag.source_id];
+    if (isLog(flag) && S.logDetails[flag.id]) S.logDetails[flag.id].flag = flag;
     if (d) d.flags = d.flags.map(function (f) { return f.key === flag.key ? flag : f; });
   }
   function detail(callId) {
@@ -151,7 +157,7 @@
     fillSelect($("f-category"), "全部类别", S.categories.filter(function (c) { return present[c.code]; })
       .concat(Object.keys(present).filter(function (k) { return !S.catById[k]; }).map(function (k) { return { code: k, label: k }; }))
       .map(function (c) { return { value: c.code, label: c.label, test: function (f) { return f.category === c.code; } }; }), "category");
-    fillSelect($("f-kind"), "通话和消息", ["call", "sms", "chat", "screenshot"].map(function (k) {
+    fillSelect($("f-kind"), "通话和消息", ["call", "calllog", "sms", "chat", "screenshot"].map(function (k) {
       return { value: k, label: KIND_LABELS[k], hideEmpty: k !== "call", test: function (f) { return f.kind === k; } };
     }), "kind");
     fillSelect($("f-call"), "全部通话和消息文件", S.callOrder.map(function (id) {
@@ -202,7 +208,7 @@
       seen[f.group] = true;
       var members = S.filtered.filter(function (g) { return g.group === f.group; });
       var c = cat(f.category), call = S.calls[f.call_id] || {}, src = S.sources[f.source_id] || {};
-      var meta = isCall(f) ? (call.label || "") + " · " + (f.level === "call" ? "整通电话" : clock(f.start_s) + " · " + f.role_label)
+      var meta = isLog(f) ? logWhere(f) : isCall(f) ? (call.label || "") + " · " + (f.level === "call" ? "整通电话" : clock(f.start_s) + " · " + f.role_label)
                            : (src.short || "") + (f.message ? " · " + f.message.when.slice(5, 16) : "");
       var chips = members.map(function (g) {
         var gc = cat(g.category);
@@ -236,6 +242,7 @@
     }
     if (history.replaceState) history.replaceState(null, "", "#flag-" + key);
     renderFlagPanel(f);
+    if (isLog(f)) { showLogEntries(f.id); return; }
     if (!isCall(f)) { showMessages(f.source_id); return; }
     detail(f.call_id).then(function () { if (S.selected === key) { showPlayer(true); setAudio(f.call_id); renderCall(f.call_id); } })
       .catch(function (err) { toast(err.message, true); });
@@ -245,6 +252,28 @@
     showPlayer(false);
     msgDetail(sourceId).then(function () { if (S.selected === key) renderMessages(sourceId); })
       .catch(function (err) { toast(err.message, true); });
+  }
+  function showLogEntries(findingId) {  // the calls a finding over the call log counts, one row each
+    var key = S.selected;
+    showPlayer(false);
+    var got = S.logDetails[findingId] ? Promise.resolve(S.logDetails[findingId])
+      : api("GET", "api/calllog/" + findingId).then(function (d) { S.logDetails[findingId] = d; return d; });
+    got.then(function (d) {
+      if (S.selected !== key) return;
+      $("call-head").textContent = "";
+      $("call-head").appendChild(document.createTextNode("通话记录（无录音）· " + (d.flag.day || "日期未知") + (d.flag.number ? " · " + d.flag.number : "")));
+      $("call-head").appendChild(el("span", { cls: "sub", text: "本发现所计的 " + d.entries.length + " 条通话记录" }));
+      $("roles").textContent = "";
+      $("roles").appendChild(el("span", { cls: "hint", text: "这些通话没有录音，取自导入的通话记录（手机备份、运营商详单、截图或 calls.csv），以原件为准。" }));
+      var box = $("segments"); box.textContent = "";
+      var list = el("div", { cls: "msg-list", id: "log-entries" });
+      d.entries.forEach(function (e) {
+        list.appendChild(el("div", { cls: "msg log-entry" }, [
+          el("div", { cls: "msg-head" }, [el("b", { text: e.type + (e.count > 1 ? " ×" + e.count : "") }), " " + e.when + " · " + e.number + " · 接收人 " + e.received_by]),
+          el("p", { cls: "notes", text: e.file + (e.line ? " 第 " + e.line + " 行" : "") + (e.time_source ? " · 时间来自" + e.time_source : "") + (e.notes.length ? " · " + e.notes.join("；") : "") })]));
+      });
+      box.appendChild(list);
+    }).catch(function (err) { toast(err.message, true); });
   }
   function showPlayer(on) {
     $("player-bar").hidden = !on;
@@ -291,7 +320,7 @@
       el("button", { type: "button", id: "btn-next", cls: "nav", onclick: function () { move(1); } }, ["下一处 ›", el("kbd", { text: "J" })])]));
     panel.appendChild(el("div", { cls: "fp-actions" }, [
       isCall(f) ? el("button", { type: "button", cls: "play", id: "btn-play", onclick: playExcerpt }, ["▶ 播放这一处（前后3秒）", el("kbd", { text: "P" })])
-                : el("span", { cls: "tag", text: f.kind === "screenshot" ? "截图：请对照下方标注图核对文字" : "消息原文见下方" }),
+                : el("span", { cls: "tag", text: f.kind === "screenshot" ? "截图：请对照下方标注图核对文字" : isLog(f) ? "没有录音：所计的通话记录见下方" : "消息原文见下方" }),
       el("button", { type: "button", cls: "accept" + (f.status === "accepted" ? " on" : ""), id: "btn-accept",
                      onclick: function () { decide("accepted"); } }, ["✓ 确认违规", el("kbd", { text: "A" })]),
       el("button", { type: "button", cls: "reject" + (f.status === "rejected" ? " on" : ""), id: "btn-reject",
