@@ -48,6 +48,11 @@ class Damage:
         return f"完成（{LABELS[self.kind]}）"
 
     @property
+    def summary(self) -> str:
+        """完成（录音不完整）：<why, how much decoded> — one line for pages and packs."""
+        return f"{self.label}：{self.reason_zh.split('：', 1)[-1]}"
+
+    @property
     def line(self) -> str:
         return f"{self.reason_zh} ({self.reason_en})"
 

@@ -30,6 +30,7 @@ from pipeline.rules import RuleEngine
 from pipeline.store import CaseStore
 from pipeline.transcribe import TranscribeConfig, transcribe_file
 from pipeline.transcript import Transcript
+from pipeline.worker_guard import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,14 @@ class CallOutcome:
     seconds: float = 0.0
     flags: int = 0
     error: str = ""
+    damage: dict[str, Any] | None = None  # cut short / damaged recording (pipeline.audio_complete.Damage)
 
 
 @dataclass
 class RunReport:
     outcomes: list[CallOutcome] = field(default_factory=list)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    links_outside: list[tuple[str, str]] = field(default_factory=list)  # (path in the input folder, real target)
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -150,8 +153,22 @@ def intake(store: CaseStore, path: Path, overrides: dict[str, dict[str, Any]], r
         apply_overrides(meta, path, overrides, root=root)
     if meta.received_by is None:
         meta.received_by = person_from_path(path, root)
-    row = store.upsert_call_intake(path, sha, info=info, meta=meta)
+    try:
+        rel = path.relative_to(root).as_posix()
+    except ValueError:
+        rel = None
+    row = store.upsert_call_intake(path, sha, info=info, meta=meta, source_rel=rel)
     return sha, info, row
+
+
+def record_outside_link(store: CaseStore, row: Any, path: Path, target: Path, known: set[tuple[str, str, str]]) -> None:
+    """A custody event (once per call, link and target) saying the recording was read through a
+    symbolic link leading outside the input folder."""
+    key = (f"call:{row.id}", str(path), str(target))
+    if key in known:
+        return
+    store.add_custody(None, "link_outside_input", key[0], row.sha256, {"path": str(path), "target": str(target)})
+    known.add(key)
 
 
 def load_call_overrides(discovery: Discovery) -> dict[str, dict[str, Any]]:
@@ -174,8 +191,9 @@ def apply_call_rules(store: CaseStore, options: CallRuleOptions) -> int:
 _worker_engine: Engine | None = None
 
 
-def _init_worker(engine_kwargs: dict[str, Any]) -> None:
+def _init_worker(engine_kwargs: dict[str, Any], parent_pid: int) -> None:
     global _worker_engine
+    die_with_parent(parent_pid)  # a killed run must not leave 0.5 GB workers behind
     from pipeline.asr.factory import load_engine
 
     _worker_engine = load_engine(**engine_kwargs)
@@ -192,7 +210,7 @@ def parallel_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine_kwargs:
     """Transcribe in worker processes (each with its own model and share of the CPU threads)."""
     threads = max(1, (os.cpu_count() or 2) // settings.workers)
     kwargs = {**engine_kwargs, "threads": threads}
-    with ProcessPoolExecutor(settings.workers, initializer=_init_worker, initargs=(kwargs,)) as pool:
+    with ProcessPoolExecutor(settings.workers, initializer=_init_worker, initargs=(kwargs, os.getpid())) as pool:
         futures = [(path, pool.submit(_worker_transcribe, path, config, settings, info, sha)) for path, info, sha in jobs]
         for path, future in futures:
             try:
@@ -231,6 +249,8 @@ def run_batch(
     overrides = load_call_overrides(discovery)
 
     todo: list[tuple[Path, AudioInfo, str, Any]] = []
+    known_links = {(e.object, e.detail.get("path"), e.detail.get("target")) for e in store.custody_events()
+                   if e.action == "link_outside_input"} if discovery.links_outside else set()
     for path in discovery.recordings:
         try:
             sha, info, row = intake(store, path, overrides, input_dir)
@@ -241,6 +261,10 @@ def run_batch(
             events.message(f"失败 {exc}")
             continue
         todo.append((path, info, sha, row))
+        if path in discovery.links_outside:
+            target = discovery.links_outside[path]
+            record_outside_link(store, row, path, target, known_links)
+            report.links_outside.append((str(path), str(target)))
 
     events.planned(len(todo), sum(info.duration for _, info, _, _ in todo))
     opts_hash = options_hash(model_fingerprint(**engine_kwargs), config, settings, compute_fingerprint(**engine_kwargs))
@@ -254,6 +278,7 @@ def run_batch(
                 outcome = CallOutcome(path, "reflagged", row.id, info.duration, time.perf_counter() - t0, count)
             else:
                 outcome = CallOutcome(path, "skipped", row.id, info.duration, 0.0, len(store.call_flags(row.id)))
+            outcome.damage = store.source_damage(row.id)
             report.outcomes.append(outcome)
             events.call_finished(outcome)
         else:
@@ -269,7 +294,8 @@ def run_batch(
             raise result
         else:
             count = flag_and_store(store, row.id, result, rules, row.direction, opts_hash)
-            outcome = CallOutcome(path, "done", row.id, info.duration, time.perf_counter() - t0, count)
+            outcome = CallOutcome(path, "done", row.id, info.duration, time.perf_counter() - t0, count,
+                                  damage=result.source.damage)
         report.outcomes.append(outcome)
         events.call_finished(outcome)
 

@@ -13,6 +13,7 @@ from filelock import FileLock, Timeout
 from rich.console import Console
 from rich.text import Text
 
+from pipeline.commands.recordings_opt import recordings_option, relocate_originals
 from pipeline.errors import ConfigError, InputError
 from pipeline.evidence import ExportResult, PackOptions, export_pack, verify_pack
 from pipeline.evidence.signing import local_fingerprint, spaced
@@ -42,8 +43,10 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
               help="Folder with adapted complaint templates (copy of configs/templates).")
 @click.option("--no-messages", is_flag=True,
               help="Leave the case's SMS backups, chat exports and screenshots out (calls only).")
+@recordings_option
 def export_command(case_dir: Path, out: Path, include_pending: bool, redact: bool, call_ids: tuple[str, ...],
-                   date_from: date | None, date_to: date | None, templates_dir: Path | None, no_messages: bool) -> None:
+                   date_from: date | None, date_to: date | None, templates_dir: Path | None, no_messages: bool,
+                   recordings: tuple[Path, ...]) -> None:
     """Write the evidence pack of a reviewed case (导出证据包): originals, excerpts, transcripts, 证据目录, complaint drafts.
 
     The pack is signed with your Ed25519 key (created on first export in your config folder,
@@ -64,9 +67,12 @@ def export_command(case_dir: Path, out: Path, include_pending: bool, redact: boo
         _error(console, f"{case_dir}: 另一个 callproof 正在处理这个案件，请等它结束 (the case is busy)")
         sys.exit(2)
     try:
+        relocate_originals(console, case_dir, recordings)
         result = export_pack(case_dir, out, options)
     except (InputError, ConfigError) as exc:
         _error(console, str(exc))
+        if "不见了" in str(exc) and not recordings:
+            _note(console, "录音移动过的话，用 --recordings 文件夹 指定它们现在所在的位置，会按 SHA-256 找回")
         sys.exit(2)
     except OSError as exc:  # disk full, read-only folder...: nothing half-written stays behind
         _error(console, write_failure(out, exc))

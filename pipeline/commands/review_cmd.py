@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from pipeline.commands.recordings_opt import recordings_option, report_relocations
 from pipeline.errors import InputError
 from pipeline.review import ReviewServer
 from pipeline.store import DB_NAME, CaseStore
@@ -27,7 +28,8 @@ def open_case(case_dir: Path) -> CaseStore:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1 (0 = any free port).")
 @click.option("--no-browser", is_flag=True, help="Do not open the page in a web browser.")
-def review_command(case_dir: Path, port: int, no_browser: bool) -> None:
+@recordings_option
+def review_command(case_dir: Path, port: int, no_browser: bool, recordings: tuple[Path, ...]) -> None:
     """Review flags in a local web page: listen, accept/reject, correct text (复核标记)."""
     console = Console(stderr=True)
     try:
@@ -35,6 +37,7 @@ def review_command(case_dir: Path, port: int, no_browser: bool) -> None:
     except InputError as exc:
         console.print(f"[red]错误[/red] {exc}")
         sys.exit(2)
+    report_relocations(console, store, recordings)
     try:
         server = ReviewServer(store, port=port)
     except OSError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -11,9 +13,11 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.asr.base import Engine
 from pipeline.asr.factory import load_engine
+from pipeline.audio_complete import Damage
 from pipeline.batch import CallOutcome, RunEvents, RunSettings, apply_call_rules, auto_workers, run_batch
 from pipeline.calllog.importer import CachingReader, discover_call_logs, import_call_logs
 from pipeline.calllog.summary import print_call_log_summary, write_case_call_log
@@ -24,6 +28,8 @@ from pipeline.commands.detect_opts import build_detector, detect_options
 from pipeline.commands.transcribe import build_config, engine_kwargs, engine_options, parse_formats
 from pipeline.contacts_reached import contacts_reached, to_markdown
 from pipeline.discover import discover
+from pipeline.diskfull import disk_full_line, is_disk_full
+from pipeline.display import console_text, printable
 from pipeline.errors import ConfigError, InputError
 from pipeline.messages.importer import discover_messages, import_messages
 from pipeline.messages.summary import print_message_summary
@@ -49,7 +55,7 @@ class ProgressEvents(RunEvents):
 
     def call_started(self, path: Path, audio_seconds: float) -> None:
         self.current = 0.0
-        self.progress.update(self.files, description=f"文件 {path.name[:40]}")
+        self.progress.update(self.files, description=f"文件 {console_text(path.name[:40])}")
 
     def call_progress(self, path: Path, seconds: float) -> None:
         self.current = seconds
@@ -60,8 +66,8 @@ class ProgressEvents(RunEvents):
         self.progress.update(self.audio, completed=self.done_audio / 60)
         self.progress.advance(self.files)
 
-    def message(self, text: str) -> None:
-        self.progress.console.print(text)
+    def message(self, text: str) -> None:  # file names inside: one line, no markup read from them
+        self.progress.console.print(printable(text), markup=False, highlight=False)
 
 
 @click.command("run")
@@ -102,6 +108,11 @@ def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rul
     except (ConfigError, InputError) as exc:
         console.print(f"[red]错误[/red] {exc}")
         exit_code = 2
+    except (OSError, sqlite3.OperationalError) as exc:
+        if not is_disk_full(exc):
+            raise
+        console.print(Text.assemble(("错误", "red"), " ", disk_full_line(exc, case_dir)), highlight=False)
+        exit_code = 1
     sys.exit(exit_code)
 
 
@@ -112,6 +123,7 @@ def _call_rule_options(window: str, max_calls: int) -> CallRuleOptions:
 
 def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSettings, rules, opts, console: Console,  # type: ignore[no-untyped-def]
          started: float) -> int:
+    input_dir = Path(os.path.abspath(input_dir))  # stored paths work from any folder (review, export)
     discovery = discover(input_dir)
     message_files = discover_messages(input_dir)
     log_files = discover_call_logs(input_dir)
@@ -163,6 +175,8 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
     summary["call_log"] = {**log_report.to_dict(), **write_case_call_log(store, case_dir)}
     reached = contacts_reached(store, input_dir)
     summary["contacts_reached"] = [row.to_dict() for row in reached]
+    summary["this_run"]["links_outside_input"] = [{"file": f, "target": t} for f, t in report.links_outside]
+    summary["this_run"]["incomplete"] = [{"file": str(o.path), **o.damage} for o in report.outcomes if o.damage]
     write_summary(case_dir, summary)
     store.finish_run(run_id, {k: summary[k] for k in ("calls", "audio_minutes", "flags_per_category", "this_run")})
     _print_summary(console, report.outcomes, summary, elapsed, case_dir)
@@ -180,8 +194,10 @@ def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict,
     for col in ("文件", "状态", "时长(秒)", "用时(秒)", "标记数"):
         table.add_column(col, overflow="fold")
     for o in outcomes:
-        status = STATUS_ZH[o.status] if o.status != "failed" else f"[red]失败[/red] {o.error.split(': ', 1)[-1]}"
-        table.add_row(o.path.name, status, f"{o.audio_seconds:.0f}", f"{o.seconds:.1f}", str(o.flags))
+        status = STATUS_ZH[o.status] if o.status != "failed" else f"[red]失败[/red] {console_text(o.error.split(': ', 1)[-1])}"
+        if o.damage and o.status != "failed":
+            status = f"[yellow]{Damage.from_dict(o.damage).label}[/yellow]" + ("" if o.status == "done" else f" {STATUS_ZH[o.status]}")
+        table.add_row(console_text(o.path.name), status, f"{o.audio_seconds:.0f}", f"{o.seconds:.1f}", str(o.flags))
     console.print(table)
     cats = Table(title="案件标记统计 (flags per category)")
     cats.add_column("类别")
@@ -196,7 +212,12 @@ def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict,
     )
     for o in outcomes:
         if o.status == "failed":
-            console.print(f"  失败: {o.error}")
+            console.print(f"  失败: {console_text(o.error)}")
+        elif o.damage:
+            console.print(f"  {console_text(o.path)}: {console_text(Damage.from_dict(o.damage).line)}；转写只覆盖已解码的部分")
+    for item in summary["this_run"]["links_outside_input"]:
+        console.print(f"  [yellow]链接到输入文件夹之外[/yellow]（已读取，已记入保管记录）: {console_text(item['file'])} → "
+                      f"{console_text(item['target'])}")
     skipped = summary["this_run"]["non_audio_skipped"]
     if skipped:  # each was named once while running; here only how many and where the list is
         console.print(f"  跳过非音频文件 {len(skipped)} 个（清单见 {case_dir / 'summary.json'} 的 this_run.non_audio_skipped）",

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline import __version__
+from pipeline.audio_complete import Damage
 from pipeline.evidence.csv_cells import safe_cell
 from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day
 from pipeline.evidence.message_files import timeline_rows
@@ -150,6 +151,9 @@ def call_txt(pack_call: PackCall, redactor: Redactor | None) -> str:
         f"# {MACHINE_NOTICE}",
         "",
     ]
+    damage = Damage.from_dict(transcript.source.damage)
+    if damage:  # a recording cut short: the transcript covers only what decoded
+        lines.insert(-2, f"# 录音状态: {damage.summary}")
     for flag in pack_call.flags:
         if flag.is_call_level:
             lines.append(_flag_line(flag, redactor).replace("    ▲ ", "▲ 整通电话："))
@@ -176,6 +180,8 @@ def _call_notes(pack_call: PackCall) -> list[str]:
             notes.append(f"{flag.label}：{text}" + ("【待复核】" if flag.pending else ""))
     if pack_call.transcript is None:
         notes.append("未能转写：" + (pack_call.call.error or "无转写"))
+    elif pack_call.transcript.source.damage:
+        notes.append(Damage.from_dict(pack_call.transcript.source.damage).summary)
     if pack_call.call.start_source == "mtime":
         notes.append("时间取自文件修改时间（推测）")
     return notes

@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from pipeline.audio_complete import Damage
 from pipeline.calls import local_zone
 from pipeline.render.categories import DIRECTION_LABELS, SOURCE_LABELS, tint
 from pipeline.render.flag_view import ROLE_NAMES, FlagView, flag_runs, flag_views
@@ -187,9 +188,14 @@ def _header(transcript: Transcript, meta: Mapping[str, Any], audio_href: str) ->
     sha = meta.get("sha256") or src.sha256
     rows = [("号码", who), ("开始时间", start_text), ("方向", direction), ("时长", duration_zh(duration)),
             ("原始录音", file_name), ("SHA-256", sha)]
+    damage = Damage.from_dict(src.damage)
+    if damage:  # cut short or damaged: the transcript covers only what decoded
+        rows.append(("录音状态", damage.summary))
     items = "".join(f"<div><dt>{k}</dt><dd>{escape(str(v))}</dd></div>" for k, v in rows)
+    damage_note = (f'<p class="notice damage" role="note">⚠ {escape(damage.summary)}；转写只覆盖已解码的部分。</p>'
+                   if damage else "")
     return (f'<h1>通话转写 · {escape(who)} · {escape(start_text.split("（")[0])}</h1>'
-            f'<dl class="meta">{items}</dl>'
+            f'<dl class="meta">{items}</dl>{damage_note}'
             f'<p class="notice" role="note">⚠ {MACHINE_NOTICE}</p>'
             f'<div class="player"><audio id="player" controls preload="metadata" src="{escape(audio_href)}"></audio>'
             f'<span class="hint">点击任一时间或标记，从该处播放原始录音</span>'

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pipeline.audio_complete import Damage
 from pipeline.messages.annotated import ANNOTATED_NAME, sync_annotated_copy
 from pipeline.render.html_call import render_call_html
 from pipeline.render.html_index import render_case_index
@@ -41,10 +42,12 @@ def corrections_of(store: CaseStore, call_id: str) -> dict[int, dict[str, Any]]:
             for s in store.segments(call_id) if s.corrected_text is not None}
 
 
-def call_summary(call: CallRow, href: str | None) -> dict[str, Any]:
+def call_summary(call: CallRow, href: str | None, damage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``damage``: the stored ``source.damage`` (a recording cut short), shown as 完成（录音不完整）."""
     return {"id": call.id, "number": call.number, "contact_name": call.contact_name, "start_time": call.start_time,
             "direction": call.direction, "duration": call.duration, "href": href,
-            "error": call.error if call.status == "failed" else None}
+            "error": call.error if call.status == "failed" else None,
+            "damage": Damage.from_dict(damage).summary if damage else None}
 
 
 def write_call_html(case_dir: Path, store: CaseStore, call: CallRow) -> Path | None:
@@ -86,7 +89,8 @@ def write_index_html(case_dir: Path, store: CaseStore) -> Path:
     calls, numbers, named = [], [], False
     for call in store.iter_calls():
         page = call_page_path(case_dir, call.id)
-        calls.append(call_summary(call, page.relative_to(case_dir).as_posix() if page.is_file() else None))
+        calls.append(call_summary(call, page.relative_to(case_dir).as_posix() if page.is_file() else None,
+                                  store.source_damage(call.id)))
         numbers.append(call.number)
         named = named or bool(call.received_by)
     flags = [{"call_id": f.call_id, "category": f.category, "status": f.status} for f in store.all_flags()]

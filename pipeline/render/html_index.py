@@ -175,6 +175,8 @@ def _call_table(calls: list[Mapping[str, Any]], flags: list[Mapping[str, Any]]) 
             for code, n in by_call[call["id"]].most_common() if (s := category_style(code)))
         if call.get("href"):
             link = f'<a href="{escape(call["href"])}">查看转写</a>'
+            if call.get("damage"):  # a recording cut short: say so beside its transcript
+                link += f' <span class="off-tag" title="{escape(call["damage"])}">{escape(call["damage"].split("：")[0])}</span>'
         else:
             link = f'<span class="muted">{escape(call.get("error") or "尚未转写")}</span>'
         when = f"{start:%Y-%m-%d %H:%M}" if start else "时间未知"

@@ -32,11 +32,15 @@ def speaker_label(segment: Segment) -> str:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temp file + rename so a crash never leaves a half-written output."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # e.g. disk full: the old file stays, no half-written temp is left
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class ResultWriter:
