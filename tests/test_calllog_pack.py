@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,63 @@ def test_redacted_pack_withholds_call_logs(log_case: Path, tmp_path: Path) -> No
     assert {f["original"] for f in manifest["call_log_files"]} <= withheld
     assert not [n for n in names if n.endswith(".xml") and n.startswith("originals/")]
     assert verify_pack(out).ok
+
+
+# ------------------------------------------------------------------ charts (calls per day, hour x day)
+
+
+def test_charts_count_every_incoming_call_recorded_or_logged(log_case: Path) -> None:
+    from pipeline.calllog.rules import case_call_log
+    from pipeline.render.call_log_charts import log_chart_data
+
+    with CaseStore.open(log_case) as store:
+        data = log_chart_data(case_call_log(store)[0])
+    day = date(2024, 1, 14)  # the mother's log: 8 unanswered 21:00–22:10, two of them after 22:00
+    assert (data.answered[day], data.unanswered[day], data.off_hours[day]) == (0, 8, 2)
+    assert data.grid[(day, 21)] == 6 and data.grid[(day, 22)] == 2
+    assert data.days == [date(2024, 1, 14), date(2024, 1, 15), date(2024, 1, 16)]
+    recorded = date(2024, 1, 16)  # recordings count too (the 09:30 and 10:06 calls have no log entry)
+    assert data.grid[(recorded, 9)] == 1 and data.grid[(recorded, 10)] == 1
+
+
+def test_case_index_pack_index_and_docx_show_the_charts(log_case: Path, tmp_path: Path) -> None:
+    from pipeline.render.html_case import write_index_html
+
+    with CaseStore.open(log_case) as store:
+        index = write_index_html(log_case, store).read_text(encoding="utf-8")
+    out = tmp_path / "pack.zip"
+    export_pack(log_case, out, PackOptions())
+    with zipfile.ZipFile(out) as archive:
+        pack_index = archive.read("index.html").decode()
+        document = Document(io.BytesIO(archive.read("evidence_list.docx")))
+        images = [n for n in archive.namelist() if n.startswith("originals/") is False and n.endswith(".png")]
+        docx_parts = zipfile.ZipFile(io.BytesIO(archive.read("evidence_list.docx"))).namelist()
+    for page in (index, pack_index):  # inline SVG, Chinese labels, no script, no network
+        section = page[page.index('id="call-log"'):]
+        assert section.count('<svg class="log-per-day"') == 1 and section.count('<svg class="log-grid"') == 1
+        assert "每天的来电次数" in section and "钟点 × 日期" in section and "未接（含拒接、拦截）" in section
+        assert "2024-01-14：已接 0 次，未接 8 次，其中 22:00–08:00 2 次" in section
+        assert "2024-01-14 22:00–22:59 来电 2 次" in section
+        assert "<script" not in page and "http://" not in page and "https://" not in page
+        assert LOG_ONLY_NUMBER in section  # the per-number table
+    assert not images  # no chart file beside the pages: they are inline
+    pictures = [p for p in docx_parts if p.startswith("word/media/")]
+    assert len(pictures) == 2  # calls per day, hour x day grid
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "通话记录统计图" in text and "绿色为已接，红色为未接" in text and "灰底列为 22:00–08:00" in text
+
+
+def test_chart_pngs_are_reproducible_and_sized_by_the_log() -> None:
+    from PIL import Image
+
+    from pipeline.render.call_log_charts import LogChartData
+    from pipeline.render.call_log_png import hour_grid_png, per_day_png
+
+    data = LogChartData(days=[date(2024, 1, d) for d in range(1, 11)])
+    for d in data.days:
+        data.unanswered[d] = d.day
+        data.grid[(d, 23)] = d.day
+        data.off_hours[d] = d.day
+    assert per_day_png(data) == per_day_png(data) and hour_grid_png(data) == hour_grid_png(data)
+    grid = Image.open(io.BytesIO(hour_grid_png(data)))
+    assert grid.height > 10 * 40 and grid.getpixel((grid.width - 20, grid.height - 30)) != (255, 255, 255)

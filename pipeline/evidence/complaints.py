@@ -343,6 +343,7 @@ def complaint_context(case: PackCase, options: Mapping[str, Any]) -> dict[str, A
         "top_items": quotable[:QUOTE_LIMIT], "more_items": max(0, len(quotable) - QUOTE_LIMIT),
         "quote_limit": QUOTE_LIMIT,
         "messages": message_items, "message_flags": messages_flags, "log_items": log_items,
+        "call_log_chart": case.log_chart,
         "call_log_files": [{"original": f.original_name, "name": f.original_name.split("/", 1)[-1],
                             "sha256": f.source.sha256, "format_label": FORMAT_LABELS.get(f.source.format or "", ""),
                             "received_by": f.source.received_by or "未注明", "entries": len(f.entries)}

@@ -22,6 +22,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
+from PIL import Image
 
 from pipeline import __version__
 from pipeline.evidence.facts import facts_only
@@ -31,6 +32,8 @@ from pipeline.evidence.message_files import CONTACTS_HEADER
 from pipeline.evidence.redact import Redactor
 from pipeline.evidence.select import PackCase
 from pipeline.evidence.zipfiles import ZipDate, normalise_zip
+from pipeline.render.call_log_charts import LogChartData, notes
+from pipeline.render.call_log_png import LEGEND_GRID, LEGEND_PER_DAY, hour_grid_png, per_day_png
 from pipeline.render.categories import DIRECTION_LABELS, category_label
 from pipeline.render.message_view import TIME_SOURCE_LABELS, party_text
 from pipeline.render.writers import MACHINE_NOTICE
@@ -209,6 +212,18 @@ def _log_row(item: EvidenceItem, redactor: Redactor | None) -> tuple[str, ...]:
             redactor.text(text) if redactor else text, files)
 
 
+def _log_charts(document: Document, data: LogChartData) -> None:
+    """Calls per day and the hour x day grid as pictures, the Chinese legend as text beside them."""
+    _write(document.add_paragraph(), "通话记录统计图（全部来电，含未接和没有录音的）", bold=True, size=12)
+    unanswered, off = sum(data.unanswered.values()), sum(data.off_hours.values())
+    _write(document.add_paragraph(), f"共 {data.total} 次来电，其中未接 {unanswered} 次，22:00–08:00 {off} 次，"
+           f"分布在 {len(data.days)} 天。" + "".join(notes(data)), size=9)
+    for png, legend in ((per_day_png(data), LEGEND_PER_DAY), (hour_grid_png(data), LEGEND_GRID)):
+        width_cm = min(26.0, Image.open(io.BytesIO(png)).width / (2 * 96) * 2.54 * 1.2)
+        document.add_picture(io.BytesIO(png), width=Cm(width_cm))
+        _write(document.add_paragraph(), legend, size=9)
+
+
 def _content_time(case: PackCase) -> datetime:
     return datetime.fromisoformat(case.content_as_of.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
 
@@ -277,6 +292,8 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
     _table(document, HEADERS, rows, COLUMN_WIDTHS_CM)
     if not case.evidence_count:
         _write(document.add_paragraph(), "（没有已确认的标记。请先复核：python cli.py review 案件文件夹）", size=10)
+    if case.log_chart:
+        _log_charts(document, case.log_chart)
     if case.contacts:
         _contacts_table(document, case, redactor)
     _write(document.add_paragraph(), "附表：文件校验值（SHA-256）", bold=True, size=12)

@@ -134,6 +134,7 @@ class PackCase:
     log_flags: list[Any] = field(default_factory=list)  # PackLogFlag, numbered after ``message_items``
     log_items: list[EvidenceItem] = field(default_factory=list)
     log_left_out: dict[str, int] = field(default_factory=lambda: {"rejected": 0, "pending": 0})
+    log_chart: Any = None  # call_log_charts.LogChartData over every incoming call (recorded or logged)
 
     @property
     def evidence_count(self) -> int:

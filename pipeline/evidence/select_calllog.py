@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.contacts_reached import contacts_reached
 from pipeline.evidence.items import EvidenceItem
 from pipeline.evidence.select import PackCase, ReviewedFlag, _digits, _original_names, _utc
+from pipeline.render.call_log_charts import log_chart_data
 from pipeline.render.message_view import local_time
 
 LOG_KIND = "通话记录"
@@ -130,6 +131,9 @@ def attach_call_log(case: PackCase, store: Any, options: Any) -> None:
     times = [s.intake_at for s in sources] + [f.row.reviewed_at for f in chosen if f.row.reviewed_at]
     case.content_as_of = max([case.content_as_of, *(_utc(t) for t in times if t)])
     case.kept_numbers |= {d for f in chosen for e in f.entries if (d := _digits(e.number))}
+    from pipeline.calllog.rules import case_call_log  # the rules import the contacts table: not at load time
+
+    case.log_chart = log_chart_data(case_call_log(store)[0], options.date_from, options.date_to)
     if files:  # the contacts reached now count the packed logs' calls too
         statuses = ("accepted", "pending") if options.include_pending else ("accepted",)
         case.contacts = contacts_reached(store, call_ids={pc.call.id for pc in case.calls},

@@ -4,6 +4,7 @@ CASE_DIR/messages/<file_id>/messages.html (with a screenshot's annotated.png) an
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import quote
 
 from pipeline.audio_complete import Damage
 from pipeline.messages.annotated import ANNOTATED_NAME, sync_annotated_copy
+from pipeline.render.call_log_charts import call_log_section, log_chart_data
 from pipeline.render.html_call import render_call_html
 from pipeline.render.html_index import render_case_index
 from pipeline.render.html_index_messages import collect_index_messages, message_page_path
@@ -96,8 +98,16 @@ def write_index_html(case_dir: Path, store: CaseStore) -> Path:
     flags = [{"call_id": f.call_id, "category": f.category, "status": f.status} for f in store.all_flags()]
     index = case_dir / INDEX_NAME
     messages = collect_index_messages(case_dir, store, numbers, named)
-    atomic_write_text(index, render_case_index(calls, flags, messages=messages))
+    atomic_write_text(index, render_case_index(calls, flags, messages=messages, call_log=call_log_html(store)))
     return index
+
+
+def call_log_html(store: CaseStore) -> str:
+    """The case index's call-log charts over every incoming call, recorded or only logged."""
+    from pipeline.calllog.rules import DIGEST_KEY, case_call_log  # the rules import the contacts table
+
+    digest = json.loads(store.case_info().get(DIGEST_KEY) or "{}")
+    return call_log_section(log_chart_data(case_call_log(store)[0]), digest.get("numbers", []))
 
 
 def write_case_html(case_dir: Path, store: CaseStore) -> list[Path]:

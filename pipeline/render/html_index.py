@@ -197,13 +197,14 @@ def _unplaced(imported: int, items: list[Mapping[str, Any]] | None) -> str:
 
 
 def render_case_index(calls: list[Mapping[str, Any]], flags: list[Mapping[str, Any]], *, title: str = "",
-                      messages: IndexMessages | None = None) -> str:
+                      messages: IndexMessages | None = None, call_log: str = "") -> str:
     """The case overview page.
 
     ``calls``: dicts with id, number, contact_name, start_time (ISO; naive = phone-local),
     direction, duration, href (the call page relative to the index, None if there is none) and
     error. ``flags``: dicts with call_id, category, status. ``messages``: the case's message
     files, the messages shown beside the calls, their flags and the contacts-reached table.
+    ``call_log``: the call-log charts and per-number table (``call_log_charts.call_log_section``).
     """
     messages = messages or IndexMessages()
     flagged = Counter(f.get("call_id") for f in flags if f.get("status") != "rejected")
@@ -222,6 +223,7 @@ def render_case_index(calls: list[Mapping[str, Any]], flags: list[Mapping[str, A
     sections = [
         f"<section><h2>{'通话与消息' if items else '通话'}时间轴（按日期和钟点）</h2>{_unplaced(imported, items)}"
         f"{timeline_svg(list(calls), flagged, items)}</section>",
+        call_log,
         f"<section><h2>按类别统计的标记</h2>{_category_table(all_flags)}</section>",
         f"<section><h2>按对方号码统计</h2>{_number_table(list(calls), flagged, items)}</section>",
         f"<section><h2>全部通话</h2>{_call_table(list(calls), list(flags))}</section>",

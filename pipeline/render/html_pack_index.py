@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from pipeline.render.call_log_charts import call_log_section
 from pipeline.render.categories import category_style, tint
 from pipeline.render.html_call import asset
 
@@ -115,6 +116,15 @@ def pack_index_html(context: Mapping[str, Any], redactor: Any = None) -> str:
                         + (f' · {_link(f["annotated"], "标注副本")}' if f.get("annotated") else "") + "</li>"
                         for f in context["message_files"])
         parts.append(f'<section class="block"><h2>短信、聊天记录和截图</h2><ul>{files}</ul></section>')
+    if context.get("call_log_files"):
+        files = "".join(f'<li>{escape(f["format_label"] or "通话记录")} · {_link(f["original"], f["name"])}'
+                        f'（接收人：{escape(text(f["received_by"]))}，{f["entries"]} 条记录）</li>'
+                        for f in context["call_log_files"])
+        parts.append(f'<section class="block"><h2>通话记录文件（原件）</h2><ul>{files}</ul></section>')
+    if context.get("call_log_chart"):
+        numbers = context.get("call_log", {}).get("numbers", [])
+        parts.append(call_log_section(context["call_log_chart"], numbers, text)
+                     .replace('<section id="call-log">', '<section class="block" id="call-log">', 1))
     by_no = {i["no"]: i for i in context["items"]}
     blocks = []
     for category in context["categories"]:
