@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
 from pipeline import __version__
 from pipeline.commands import COMMANDS
+from pipeline.commands.usage_errors import bilingual_usage
 
 SHORT_HELP = {
     "run": "Process a folder of recordings into a case (main job).",
@@ -35,6 +37,15 @@ class LazyGroup(click.Group):
             return None
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with bilingual_usage():  # usage errors in Chinese and English, like every other error
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with bilingual_usage():
+            return super().invoke(ctx)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
