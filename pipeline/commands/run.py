@@ -193,18 +193,35 @@ def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict,
     table = Table(title="本次处理结果 (run summary)")
     for col in ("文件", "状态", "时长(秒)", "用时(秒)", "标记数"):
         table.add_column(col, overflow="fold")
+    # a file's flags as the category table counts them: every flag of its call (words, off-hours,
+    # frequency), not stale; a second copy of the same recording shows 同上 and is not counted again
+    per_call = {c["id"]: sum(c["flags"].values()) for c in summary.get("call_list", [])}
+    counted: dict[str, int] = {}
+    for o in outcomes:
+        if o.call_id is not None and o.call_id not in counted:
+            counted[o.call_id] = per_call.get(o.call_id, o.flags)
+    shown: set[str] = set()
     for o in outcomes:
         status = STATUS_ZH[o.status] if o.status != "failed" else f"[red]失败[/red] {console_text(o.error.split(': ', 1)[-1])}"
         if o.damage and o.status != "failed":
             status = f"[yellow]{Damage.from_dict(o.damage).label}[/yellow]" + ("" if o.status == "done" else f" {STATUS_ZH[o.status]}")
-        table.add_row(console_text(o.path.name), status, f"{o.audio_seconds:.0f}", f"{o.seconds:.1f}", str(o.flags))
+        flags = "同上" if o.call_id in shown else str(counted.get(o.call_id or "", o.flags))
+        shown.add(o.call_id or "")
+        table.add_row(console_text(o.path.name), status, f"{o.audio_seconds:.0f}", f"{o.seconds:.1f}", flags)
+    listed = sum(counted.values())
+    table.add_row("合计", "", "", "", str(listed))
     console.print(table)
     cats = Table(title="案件标记统计 (flags per category)")
     cats.add_column("类别")
     cats.add_column("数量")
     for cat, n in summary["flags_per_category"].items():
         cats.add_row(category_label(cat), str(n))
+    total = sum(summary["flags_per_category"].values())
+    cats.add_row("合计", str(total))
     console.print(cats)
+    if total != listed:  # the case holds calls this run did not list (another input folder)
+        console.print(f"  类别统计是整个案件的：其中 {total - listed} 处属于本次没有列出的通话（以前从别的文件夹导入）。",
+                      markup=False, highlight=False)
     counts = Counter(o.status for o in outcomes)
     console.print(
         f"通话 {summary['calls']} 个，音频 {summary['audio_minutes']:.1f} 分钟；本次处理 {counts['done']}，跳过 {counts['skipped']}，"
