@@ -18,6 +18,7 @@ SHORT_HELP = {
     "export": "Write the evidence pack (zip).",
     "verify": "Check an evidence pack's hashes, custody chain and excerpts.",
     "add-messages": "Import SMS backups, chat exports or screenshots into a case.",
+    "add-calllog": "Add call logs (phone backup, carrier record, calls.csv, screenshots) to a case.",
     "flag-text": "Flag lines of plain text (one JSON object per line).",
     "flag": "Flag a transcript JSON file.",
     "rules": "List and check rule packs.",

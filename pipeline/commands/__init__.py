@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "export": "pipeline.commands.export_cmd:export_command",
     "verify": "pipeline.commands.export_cmd:verify_command",
     "add-messages": "pipeline.commands.messages_cmd:add_messages_command",
+    "add-calllog": "pipeline.commands.calllog_cmd:add_calllog_command",
     "flag-text": "pipeline.commands.rules_cmd:flag_text_command",
     "flag": "pipeline.commands.rules_cmd:flag_command",
     "rules": "pipeline.commands.rules_cmd:rules_group",
