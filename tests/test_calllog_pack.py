@@ -74,6 +74,7 @@ def test_pack_holds_log_files_and_accepted_log_only_findings(log_case: Path, tmp
         numbers = _numbers(archive.read("evidence_list.docx"))
         index = archive.read("index.html").decode()
         contacts = list(csv.reader(io.StringIO(archive.read("contacts_reached.csv").decode("utf-8-sig"))))
+        drafts = "".join(archive.read(n).decode() for n in names if n.startswith("complaints/"))
         logs = {f["original"]: f for f in manifest["call_log_files"]}
         assert len(logs) == 2 and all(name in names for name in logs)
         for name, entry in logs.items():  # byte-identical, the intake hash in the manifest and SHA256SUMS
@@ -91,6 +92,7 @@ def test_pack_holds_log_files_and_accepted_log_only_findings(log_case: Path, tmp
     assert "2024-01-14 21:00 至 2024-01-14 22:10" in docx  # the calls' Beijing times
     assert "通话记录（无录音）" in docx and "复核备注：母亲手机上的未接来电" in docx
     assert "22:00，在 22:00–08:00" not in docx  # the rejected night call is not evidence
+    assert f"号码 {LOG_ONLY_NUMBER} 共有 8 通未接来电" in drafts  # the civil complaint's log facts
     assert [n for n in logs if "calls-20240116.xml" in n][0] in docx
     # the pack index lists it under its category with a link to the original inside the pack
     assert f'id="item-{number}"' in index and "calls-20240116.xml" in index
@@ -101,6 +103,21 @@ def test_pack_holds_log_files_and_accepted_log_only_findings(log_case: Path, tmp
     assert rows["母亲"][header[-1]] == f"{category_label('EXCESS_FREQ')}×1"  # the accepted finding, once
     report = verify_pack(out)
     assert report.ok, report.problems
+
+
+def test_a_rejected_finding_leaves_the_drafts_log_facts(log_case: Path) -> None:
+    from types import SimpleNamespace
+
+    from pipeline.evidence.channels import call_log_context
+
+    with CaseStore.open(log_case) as store:
+        info = store.case_info()
+        [unanswered] = [f for f in log_only(store, "excess_freq.unanswered") if f.number == LOG_ONLY_NUMBER]
+    kept = call_log_context(SimpleNamespace(case_info=info, log_rejected=set()))
+    assert any(f["description"] == unanswered.description for f in kept["findings"])
+    dropped = call_log_context(SimpleNamespace(case_info=info, log_rejected={(unanswered.rule, unanswered.description)}))
+    assert len(dropped["findings"]) == len(kept["findings"]) - 1
+    assert not any(f["description"] == unanswered.description for f in dropped["findings"])
 
 
 def test_pending_findings_join_with_include_pending_and_verify_catches_a_swapped_log(

@@ -40,6 +40,9 @@ def call_log_context(case: Any) -> dict[str, Any]:
     raw = (getattr(case, "case_info", None) or {}).get("call_log")
     digest = json.loads(raw) if raw else {}
     numbers = [{**n, "masked": mask_number(n["number"])} for n in digest.get("numbers", [])[:LISTED_NUMBERS]]
+    rejected = getattr(case, "log_rejected", set())  # a reviewer's 排除 holds in the drafts too
+    digest["findings"] = [f for f in digest.get("findings", [])
+                          if (f["rule"], f.get("description")) not in rejected]
     days = sorted(digest.get("days", []), key=lambda d: (-d["calls"], d["day"]))
     return {
         "has": bool(digest.get("files")),

@@ -135,6 +135,7 @@ class PackCase:
     log_items: list[EvidenceItem] = field(default_factory=list)
     log_left_out: dict[str, int] = field(default_factory=lambda: {"rejected": 0, "pending": 0})
     log_chart: Any = None  # call_log_charts.LogChartData over every incoming call (recorded or logged)
+    log_rejected: set[tuple] = field(default_factory=set)  # (rule, description) of call-log findings rejected
 
     @property
     def evidence_count(self) -> int:

@@ -110,7 +110,11 @@ def attach_call_log(case: PackCase, store: Any, options: Any) -> None:
     statuses = ("accepted", "pending") if options.include_pending else ("accepted",)
     chosen: list[PackLogFlag] = []
     left_out = {"rejected": 0, "pending": 0}
+    # a finding rejected by a reviewer (here, or on the recording that carries it) leaves the drafts' log facts
+    case.log_rejected |= {(f.rule, f.text) for f in store.all_flags() if f.level == "call" and f.status == "rejected"}
     for row in store.calllog_flags():
+        if row.status == "rejected":
+            case.log_rejected.add((row.rule, row.description))
         if not row.log_only:
             continue  # a recording carries it as a call-level flag
         counted = [entry_by_id[i] for i in row.entry_ids if i in entry_by_id]
