@@ -239,3 +239,19 @@ def test_same_file_under_a_new_spelling_is_relocated_not_duplicated(tmp_path: Pa
         assert row.source_path == str(folder / "a.amr") and row.source_rel == "a.amr"
         assert row.duplicate_paths == []
         assert [e.action for e in store.custody_events()][-2:] == ["intake", "relocate"]
+
+
+def test_message_summary_shows_hostile_names_literally_on_one_line(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from pipeline.messages.importer import MessageFileOutcome, MessageImportReport
+    from pipeline.messages.summary import print_message_summary
+
+    name = "[bold red]短信\n备份\x1b[2J.xml"
+    report = MessageImportReport([MessageFileOutcome(tmp_path / name, "failed", format="sms_xml",
+                                                     received_by="[/red]张三", error=f"{name}: 无法读取")])
+    console = Console(record=True, width=300, color_system=None)
+    print_message_summary(console, report)  # a closing tag in a folder name used to raise MarkupError
+    shown = console.export_text()
+    assert "[bold red]短信\\n备份\\x1b[2J.xml" in shown and "[/red]张三" in shown
+    assert "\x1b" not in shown

@@ -16,6 +16,7 @@ from rich.table import Table
 from pipeline.calllog.merge import LoggedCall
 from pipeline.calllog.model import TIME_SOURCES, TYPE_LABELS
 from pipeline.calllog.rules import FORMAT_LABELS
+from pipeline.display import console_text, printable
 from pipeline.render.writers import atomic_write_text
 
 STATUS_ZH = {"done": "完成", "reused": "已导入(未变)", "failed": "失败"}
@@ -49,13 +50,13 @@ def print_call_log_summary(console: Console, report: Any) -> None:
         table.add_column(column, overflow="fold")
     for o in kept:
         status = STATUS_ZH.get(o.status, o.status)
-        table.add_row(o.path.name, FORMAT_LABELS.get(o.format or "", o.format or "—"),
-                      f"[red]{status}[/red]" if o.status == "failed" else status, o.received_by or "—",
+        table.add_row(console_text(o.path.name), FORMAT_LABELS.get(o.format or "", o.format or "—"),
+                      f"[red]{status}[/red]" if o.status == "failed" else status, console_text(o.received_by or "—"),
                       str(o.entries), str(o.calls), str(o.skipped))
     console.print(table)
     console.print(totals_line(report))
     for line in detail_lines(report):
-        console.print(line, markup=False, highlight=False)
+        console.print(printable(line), markup=False, highlight=False)
 
 
 def _row(call: LoggedCall) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.display import console_text, printable
+
 STATUS_ZH = {"done": "完成", "reused": "已导入(未变)", "failed": "失败"}
 FORMAT_ZH = {"sms_xml": "短信备份XML", "sms_csv": "表格CSV", "chat_text": "聊天记录TXT", "screenshot": "截图",
              "sms_db": "短信数据库", "qq_mht": "QQ网页导出MHT"}
@@ -50,9 +52,10 @@ def print_message_summary(console: Console, report: Any) -> None:
         status = STATUS_ZH.get(o.status, o.status)
         if o.status == "failed":
             status = f"[red]{status}[/red]"
-        table.add_row(o.path.name, FORMAT_ZH.get(o.format or "", o.format or "—"), status, o.received_by or "—",
+        table.add_row(console_text(o.path.name), FORMAT_ZH.get(o.format or "", o.format or "—"), status,
+                      console_text(o.received_by or "—"),
                       str(o.messages), str(o.skipped), str(o.flags))
     console.print(table)
     console.print(totals_line(report))
     for line in detail_lines(report):
-        console.print(line, markup=False, highlight=False)
+        console.print(printable(line), markup=False, highlight=False)
