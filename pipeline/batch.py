@@ -19,16 +19,18 @@ from typing import Any
 
 from pipeline.asr.base import Engine
 from pipeline.asr.factory import compute_fingerprint, model_fingerprint
-from pipeline.audio import AudioInfo, decode, probe, sha256_file
+from pipeline.audio import AudioInfo, probe, sha256_file
+from pipeline.call_asr import speaker_turns, transcribe_one  # noqa: F401  (speaker_turns: re-exported)
 from pipeline.callrules import CallRuleOptions
 from pipeline.calls import apply_overrides, call_metadata, load_overrides
+from pipeline.cluster.options import ClusterOptions
 from pipeline.contacts_reached import person_from_path
 from pipeline.detect import Detector
 from pipeline.discover import Discovery
 from pipeline.errors import InputError
 from pipeline.rules import RuleEngine
 from pipeline.store import CaseStore
-from pipeline.transcribe import TranscribeConfig, transcribe_file
+from pipeline.transcribe import TranscribeConfig
 from pipeline.transcript import Transcript
 from pipeline.worker_guard import die_with_parent
 
@@ -41,6 +43,7 @@ class RunSettings:
     num_speakers: int | None = 2  # None = choose automatically
     workers: int = 1
     call_rules: CallRuleOptions = CallRuleOptions()
+    cluster: ClusterOptions | None = None  # transcribe on a Ray cluster (pipeline.cluster)
 
 
 @dataclass
@@ -81,24 +84,6 @@ def options_hash(model_fingerprint: str, config: TranscribeConfig, settings: Run
         "num_speakers": settings.num_speakers,
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def speaker_turns(path: Path, transcript: Transcript, settings: RunSettings) -> Transcript:
-    """Give mono calls speakers by diarization (stereo calls already have one per channel)."""
-    if not settings.diarize or transcript.options.get("channel_mode") == "split" or not transcript.segments:
-        return transcript
-    from pipeline.speakers import assign_speakers, diarize
-
-    turns = diarize(decode(path).mono(), settings.num_speakers)
-    transcript.segments = assign_speakers(transcript.segments, turns)
-    transcript.options["diarization"] = {"num_speakers": settings.num_speakers, "turns": len(turns)}
-    return transcript
-
-
-def transcribe_one(path: Path, engine: Engine, config: TranscribeConfig, settings: RunSettings,
-                   info: AudioInfo, sha256: str, progress: Callable[[float], None] | None = None) -> Transcript:
-    transcript = transcribe_file(path, engine, config, progress=progress, info=info, sha256=sha256)
-    return speaker_turns(path, transcript, settings)
 
 
 COLLECTOR_CATEGORIES = {
@@ -230,6 +215,7 @@ class RunEvents:
     def call_progress(self, path: Path, seconds: float) -> None: ...
     def call_finished(self, outcome: CallOutcome) -> None: ...
     def message(self, text: str) -> None: ...
+    def cluster_status(self, ledger: Any) -> None: ...  # pipeline.cluster.ClusterLedger: who did what
 
 
 def run_batch(
@@ -283,7 +269,7 @@ def run_batch(
             events.call_finished(outcome)
         else:
             pending.append((path, info, sha, row))
-    engine = engine_factory() if pending else None
+    engine = engine_factory() if pending and settings.cluster is None else None
 
     def finish(path: Path, info: AudioInfo, row: Any, result: Transcript | Exception, t0: float) -> None:
         if isinstance(result, InputError):
@@ -299,7 +285,14 @@ def run_batch(
         report.outcomes.append(outcome)
         events.call_finished(outcome)
 
-    if settings.workers > 1 and len(pending) > 1:
+    if settings.cluster is not None and pending:
+        from pipeline.cluster.dispatch import cluster_transcripts  # imports Ray, an optional extra
+
+        t0 = time.perf_counter()
+        rows = {path: (info, row) for path, info, _, row in pending}
+        for path, result in cluster_transcripts(pending, store, engine_kwargs, config, settings, events):
+            finish(path, *rows[path], result, t0)
+    elif settings.workers > 1 and len(pending) > 1:
         t0 = time.perf_counter()
         jobs = [(path, info, sha) for path, info, sha, _ in pending]
         rows = {path: (info, row) for path, info, _, row in pending}

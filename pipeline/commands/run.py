@@ -23,6 +23,7 @@ from pipeline.calllog.importer import CachingReader, discover_call_logs, import_
 from pipeline.calllog.summary import print_call_log_summary, write_case_call_log
 from pipeline.callrules import CallRuleOptions
 from pipeline.case_outputs import build_summary, write_call_outputs, write_summary
+from pipeline.cluster import ClusterLedger, ClusterOptions, print_cluster_summary, require_ray
 from pipeline.commands.common import exclusive_case, parse_window
 from pipeline.commands.detect_opts import build_detector, detect_options
 from pipeline.commands.transcribe import build_config, engine_kwargs, engine_options, parse_formats
@@ -48,6 +49,8 @@ class ProgressEvents(RunEvents):
         self.audio = progress.add_task("音频(分钟)", total=1)
         self.done_audio = 0.0
         self.current = 0.0
+        self.cluster: ClusterLedger | None = None  # set by `run --cluster`: who did what
+        self.nodes_task: int | None = None
 
     def planned(self, files: int, audio_seconds: float) -> None:
         self.progress.update(self.files, total=max(files, 1))
@@ -69,6 +72,12 @@ class ProgressEvents(RunEvents):
     def message(self, text: str) -> None:  # file names inside: one line, no markup read from them
         self.progress.console.print(printable(text), markup=False, highlight=False)
 
+    def cluster_status(self, ledger: ClusterLedger) -> None:
+        self.cluster = ledger
+        if self.nodes_task is None:  # its bar: the cluster's model workers busy right now
+            self.nodes_task = self.progress.add_task("", total=max(ledger.workers, 1))
+        self.progress.update(self.nodes_task, description=ledger.status_line(), completed=ledger.busy())
+
 
 @click.command("run")
 @click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -81,11 +90,15 @@ class ProgressEvents(RunEvents):
               help="Calls transcribed in parallel; 0 = auto (2 on 2+ cores: 10% faster than 1 on 2 cores, BENCHMARKS.md).")
 @click.option("--off-hours", default="22:00-08:00", show_default=True, help="Local time window for the OFF_HOURS rule.")
 @click.option("--max-calls-per-day", type=int, default=3, show_default=True, help="EXCESS_FREQ: connected calls a day from one number (GB/T 45251).")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Transcribe on a Ray cluster: ray://HOST:PORT, 'auto' (RAY_ADDRESS) or 'local' (start Ray here). "
+                   "Needs requirements-cluster.txt; --workers = model actors (0 = one per --threads CPUs of the cluster).")
+@click.option("--shared-fs", is_flag=True, help="With --cluster: every node sees INPUT_DIR at the same path (send paths, not bytes).")
 @detect_options
 @engine_options
 def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rule_packs: tuple[Path, ...],
-                speakers: str, workers: int, off_hours: str, max_calls_per_day: int, detect: str,
-                examples: tuple[Path, ...], **opts: object) -> None:
+                speakers: str, workers: int, off_hours: str, max_calls_per_day: int, cluster: str | None, shared_fs: bool,
+                detect: str, examples: tuple[Path, ...], **opts: object) -> None:
     """Process a folder of recordings into a case (处理录音文件夹，生成案件). Resumable."""
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -94,6 +107,7 @@ def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rul
             formats=parse_formats(formats), reflag=reflag, diarize=speakers != "off",
             num_speakers=None if speakers in ("auto", "off") else int(speakers), workers=workers if workers > 0 else auto_workers(),
             call_rules=_call_rule_options(off_hours, max_calls_per_day),
+            cluster=_cluster_options(cluster, shared_fs, workers),
         )
         # the model tier's encoder runs between calls while ASR workers transcribe: one thread then
         rules = build_detector(detect, rule_packs, examples, threads=1 if settings.workers > 1 else None)
@@ -114,6 +128,15 @@ def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rul
         console.print(Text.assemble(("错误", "red"), " ", disk_full_line(exc, case_dir)), highlight=False)
         exit_code = 1
     sys.exit(exit_code)
+
+
+def _cluster_options(address: str | None, shared_fs: bool, workers: int) -> ClusterOptions | None:
+    if address is None:
+        if shared_fs:
+            raise ConfigError("--shared-fs 只能和 --cluster 一起使用 (--shared-fs needs --cluster)")
+        return None
+    require_ray()  # a one-line error now, not after hashing every recording
+    return ClusterOptions(address=address, shared_fs=shared_fs, workers=max(workers, 0))
 
 
 def _call_rule_options(window: str, max_calls: int) -> CallRuleOptions:
@@ -165,13 +188,15 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
             write_call_outputs(store, case_dir, call.id, settings.formats, rules.pack_info, rules.info())
     write_case_html(case_dir, store)
     elapsed = time.perf_counter() - started
-    model = engine_holder[0].model if engine_holder else None
+    model = engine_holder[0].model if engine_holder else (events.cluster.model if events.cluster else None)
     summary = build_summary(
         store, report.outcomes, report.skipped_files, elapsed,
         {"model": {"engine": model.engine, "name": model.name, "sha256": model.sha256} if model else None,
          "rule_packs": rules.pack_info, "detector": rules.info()},
     )
     summary["messages"] = msg_report.to_dict()
+    if events.cluster is not None:
+        summary["cluster"] = events.cluster.to_dict()
     summary["call_log"] = {**log_report.to_dict(), **write_case_call_log(store, case_dir)}
     reached = contacts_reached(store, input_dir)
     summary["contacts_reached"] = [row.to_dict() for row in reached]
@@ -180,6 +205,8 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
     write_summary(case_dir, summary)
     store.finish_run(run_id, {k: summary[k] for k in ("calls", "audio_minutes", "flags_per_category", "this_run")})
     _print_summary(console, report.outcomes, summary, elapsed, case_dir)
+    if events.cluster is not None:
+        print_cluster_summary(console, events.cluster)
     print_call_log_summary(console, log_report)
     print_message_summary(console, msg_report)
     if message_files or log_report.consumed:
