@@ -77,8 +77,10 @@ def run_on(text: str, neutral: str, rng: random.Random) -> str:
     return "".join(parts)
 
 
-def augment(text: str, neutrals: list[str], confuser: Confuser, rng: random.Random) -> list[str]:
-    """Two phone-line copies of ``text``: homophone noise without punctuation, and a run-on merge."""
+def augment(text: str, neutrals: list[str], confuser: Confuser, rng: random.Random, copies: int = 2) -> list[str]:
+    """Phone-line copies of ``text``: homophone noise without punctuation, and a run-on merge with a
+    neutral sentence (``copies`` = 1 picks one of the two at random)."""
     noisy = strip_punct(confuser.asr_noise(text, rng))
     merged = run_on(confuser.asr_noise(text, rng, rate=0.06), rng.choice(neutrals), rng)
-    return [t for t in dict.fromkeys((noisy, merged)) if t and t != text]
+    both = (noisy, merged) if copies >= 2 else ((noisy,) if rng.random() < 0.5 else (merged,))
+    return [t for t in dict.fromkeys(both) if t and t != text]

@@ -1,7 +1,7 @@
 """Train the model tier (dev-time): corpus → augmentation → embeddings → head → calibration → artefact.
 
-    .venv/bin/python tools/train_detector.py                       # e5, linear head → configs/detect/detector.json
-    .venv/bin/python tools/train_detector.py --encoders e5,use --head mlp --out /tmp/x.json
+    .venv/bin/python tools/train_detector.py                       # use + n-grams, MLP head → configs/detect/detector.json
+    .venv/bin/python tools/train_detector.py --encoders e5 --head linear --out /tmp/x.json
     .venv/bin/python tools/train_detector.py --cv-only             # cross-validated figures, no artefact
 
 Reads data/detect/corpus/*.tsv and shared/data/detect_dev/exemplars.yaml (never data/detect/blind/ nor
@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from detect_augment import Confuser, augment  # noqa: E402
 from detect_head import choose_threshold, head_logits, platt, train_head  # noqa: E402
+from detect_torch_head import TorchHead  # noqa: E402
 
 from pipeline.detect.artifact import DEFAULT_ARTIFACT, save_artifact  # noqa: E402
 from pipeline.detect.encoder import load_encoders  # noqa: E402
@@ -134,7 +135,7 @@ def label_matrix(rows: list[dict]) -> np.ndarray:
     return np.array([[c in r["labels"] for c in CATEGORIES] for r in rows], dtype=np.float32)
 
 
-def build_training(rows: list[dict], confuser: Confuser, seed: int, copies: bool) -> tuple[list[str], list[int]]:
+def build_training(rows: list[dict], confuser: Confuser, seed: int, copies: int) -> tuple[list[str], list[int]]:
     """Texts for training and, for each, the index of its source row (augmented copies share it)."""
     rng = random.Random(seed)
     neutrals = [r["text"] for r in rows if not r["labels"] and r["register"] in ("everyday", "service", "compliant")]
@@ -143,7 +144,7 @@ def build_training(rows: list[dict], confuser: Confuser, seed: int, copies: bool
         texts.append(r["text"])
         owners.append(i)
         if copies:
-            for t in augment(r["text"], neutrals or ["好的"], confuser, rng):
+            for t in augment(r["text"], neutrals or ["好的"], confuser, rng, copies):
                 texts.append(t)
                 owners.append(i)
     return texts, owners
@@ -168,21 +169,25 @@ def line_metrics(p: np.ndarray, y: np.ndarray, thr: np.ndarray, hard: np.ndarray
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--encoders", default="e5", help="comma-separated: e5, use (default e5)")
-    ap.add_argument("--head", choices=("linear", "mlp"), default="linear")
+    ap.add_argument("--encoders", default="use", help="comma-separated: e5, use (default use)")
+    ap.add_argument("--head", choices=("linear", "mlp"), default="mlp")
+    ap.add_argument("--hidden", type=int, default=512, help="MLP hidden units")
+    ap.add_argument("--ngram-dim", type=int, default=32, help="hashed char/pinyin n-gram vector size (0 = none; mlp only)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--copies", type=int, default=1, choices=(1, 2), help="phone-line copies per line")
     ap.add_argument("--cold-negatives", type=int, default=0, help="add this many COLD non-offensive rows as negatives")
     ap.add_argument("--precision", type=float, default=0.92)
     ap.add_argument("--max-neg-rate", type=float, default=0.004, help="per category, share of hard negatives above threshold")
     ap.add_argument("--l2", type=float, default=1e-3)
-    ap.add_argument("--epochs", type=int, default=300)
+    ap.add_argument("--epochs", type=int, default=0, help="default: 25 (mlp, minibatch) or 300 (linear, full batch)")
     ap.add_argument("--version", default="1")
     ap.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT)
     ap.add_argument("--cv-only", action="store_true")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    args.epochs = args.epochs or (25 if args.head == "mlp" else 300)
     np.random.seed(args.seed)
     started = time.perf_counter()
 
@@ -199,7 +204,7 @@ def main() -> None:
     with open(COLD / "train.csv", encoding="utf-8-sig", newline="") as fh:
         common += [r["TEXT"] for r in csv.DictReader(fh)]
     confuser = Confuser(common)
-    texts, owners = build_training(rows, confuser, args.seed, copies=not args.no_augment)
+    texts, owners = build_training(rows, confuser, args.seed, copies=0 if args.no_augment else args.copies)
     owners_a = np.array(owners)
     print(f"training texts with augmentation: {len(texts)}", flush=True)
     x = cache.get(texts)
@@ -207,18 +212,28 @@ def main() -> None:
     is_orig = np.r_[True, owners_a[1:] != owners_a[:-1]]
     folds = np.array([fold_of(r["text"], args.folds, args.seed) for r in rows])
 
-    def fit(sel: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+    torch_head = dict(hidden=args.hidden, bag_dim=args.ngram_dim, epochs=args.epochs, seed=args.seed)
+    grams = TorchHead(**torch_head).grams(texts) if args.head == "mlp" else []
+
+    def fit(sel: np.ndarray) -> tuple[dict | TorchHead, np.ndarray, np.ndarray]:
         mu, sd = x[sel].mean(0), x[sel].std(0) + 1e-4
+        if args.head == "mlp":
+            return TorchHead(**torch_head).fit((x - mu) / sd, y, grams, np.where(sel)[0]), mu, sd
         params = train_head((x[sel] - mu) / sd, y[sel], kind=args.head, l2=args.l2, epochs=args.epochs, seed=args.seed)
         return params, mu, sd
+
+    def predict(head: dict | TorchHead, mu: np.ndarray, sd: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        if isinstance(head, TorchHead):
+            return head.logits((x - mu) / sd, grams, idx)
+        return head_logits(head, (x[idx] - mu) / sd)
 
     oof = np.zeros((len(rows), len(CATEGORIES)), np.float32)
     oof_aug: list[tuple[int, np.ndarray]] = []
     for k in range(args.folds):
         train_sel = folds[owners_a] != k
-        params, mu, sd = fit(train_sel)
+        head, mu, sd = fit(train_sel)
         held = np.where(~train_sel)[0]
-        logits = head_logits(params, (x[held] - mu) / sd)
+        logits = predict(head, mu, sd, held)
         for idx, row in zip(held, logits, strict=True):
             if is_orig[idx]:
                 oof[owners_a[idx]] = row
@@ -256,16 +271,18 @@ def main() -> None:
                       "thresholds": thresholds, "example_similarity": example_similarity}, ensure_ascii=False, indent=1))
     if args.cv_only:
         return
-    params, mu, sd = fit(np.ones(len(texts), bool))
+    head, mu, sd = fit(np.ones(len(texts), bool))
+    params = head.params() if isinstance(head, TorchHead) else head
     arrays = {"mu": mu.astype(np.float32), "sd": sd.astype(np.float32),
-              **{k: v.astype(np.float32) for k, v in params.items()},
+              **{k: v if k == "bag" else v.astype(np.float32) for k, v in params.items()},
               "bank_emb": x[is_orig].astype(np.float16), "bank_labels": y_rows.astype(np.uint8),
               "bank_texts": np.array([r["text"] for r in rows])}
     name = "+".join(e.spec.key for e in encoders)
     meta = {
         "schema": "callproof.detector/1", "rule_id": f"model.{name}.v{args.version}", "version": args.version,
         "encoders": [e.spec.key for e in encoders], "encoder_info": [e.spec.info() for e in encoders],
-        "head": args.head, "categories": CATEGORIES, "thresholds": thresholds,
+        "head": args.head, "ngram_buckets": int(params["bag"].shape[0]) if "bag" in params else 0,
+        "categories": CATEGORIES, "thresholds": thresholds,
         "calibration": {c: [round(v, 5) for v in calibration[c]] for c in CATEGORIES},
         "example_similarity": round(example_similarity, 4),
         "corpus_sha256": corpus_sha256(), "corpus_lines": len(rows), "training_texts": len(texts),

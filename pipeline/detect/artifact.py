@@ -2,7 +2,8 @@
 
 The JSON records the encoders, categories, per-category thresholds and calibration, the corpus
 SHA-256 and the SHA-256 of the npz, which is checked at load. The npz holds the feature scaling, the
-classifier head (linear or one hidden layer) and the labelled corpus bank (float16 embeddings,
+classifier head (linear or one hidden layer), the hashed n-gram table (``bag``, optional,
+``pipeline.detect.ngrams``) and the labelled corpus bank (float16 embeddings,
 texts, labels) that the nearest-neighbour explanations are drawn from.
 """
 
@@ -20,7 +21,7 @@ from pipeline.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_ARTIFACT = PROJECT_ROOT / "configs" / "detect" / "detector.json"
-NPZ_KEYS = ("mu", "sd", "bank_emb", "bank_labels", "bank_texts")
+NPZ_KEYS = ("mu", "sd", "bank_emb", "bank_labels", "bank_texts")  # + W, b (linear) or W1, b1, W2, b2 (mlp); bag
 
 
 @dataclass
@@ -46,19 +47,26 @@ class Artifact:
             "corpus_sha256": self.meta.get("corpus_sha256", ""), "encoders": self.meta["encoders"],
         }
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """Head output (before calibration) for feature rows ``x``."""
+    def logits(self, x: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        """Head output (before calibration) for embedding rows ``x`` of ``texts``.
+
+        With an n-gram table (``bag``) the texts' hashed n-gram vectors join the standardised embedding.
+        """
         z = (x - self.arrays["mu"]) / self.arrays["sd"]
+        if "bag" in self.arrays:
+            from pipeline.detect.ngrams import bag_features
+
+            z = np.hstack([z, bag_features(list(texts or []), self.arrays["bag"])])
         if self.meta.get("head", "linear") == "mlp":
             h = np.maximum(z @ self.arrays["W1"] + self.arrays["b1"], 0.0)
             return h @ self.arrays["W2"] + self.arrays["b2"]
         return z @ self.arrays["W"] + self.arrays["b"]
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
+    def probabilities(self, x: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
         """Calibrated probability per category (Platt scaling fitted on held-out folds)."""
         a = np.asarray([self.meta["calibration"][c][0] for c in self.categories], dtype=np.float32)
         b = np.asarray([self.meta["calibration"][c][1] for c in self.categories], dtype=np.float32)
-        return 1.0 / (1.0 + np.exp(-(self.logits(x) * a + b)))
+        return 1.0 / (1.0 + np.exp(-(self.logits(x, texts) * a + b)))
 
     def thresholds(self) -> np.ndarray:
         return np.asarray([self.meta["thresholds"][c] for c in self.categories], dtype=np.float32)
@@ -95,7 +103,9 @@ def load_artifact(path: Path | str = DEFAULT_ARTIFACT) -> Artifact:
     missing = [k for k in NPZ_KEYS if k not in arrays]
     if missing:
         raise _fail(npz_path, f"检测模型缺少数组 {missing}", "detector weights incomplete")
-    arrays["bank_emb"] = arrays["bank_emb"].astype(np.float32)
+    for key in ("bank_emb", "bag"):
+        if key in arrays:
+            arrays[key] = arrays[key].astype(np.float32)
     return Artifact(path=path.resolve(), meta=meta, arrays=arrays, sha256=hashlib.sha256(raw).hexdigest())
 
 

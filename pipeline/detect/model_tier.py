@@ -65,7 +65,7 @@ class ModelTier:
     def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(features, calibrated probabilities) for unit texts."""
         x = features(self.encoders, texts)
-        return x, self.artifact.probabilities(x)
+        return x, self.artifact.probabilities(x, list(texts))
 
     def _neighbours(self, row: np.ndarray) -> list[dict[str, Any]]:
         sims = self.bank @ (row / max(float(np.linalg.norm(row)), 1e-9))
