@@ -259,7 +259,7 @@ def _print_summary(console: Console, outcomes: list[CallOutcome], summary: dict,
             console.print(f"  失败: {console_text(o.error)}")
         elif o.damage:
             console.print(f"  {console_text(o.path)}: {console_text(Damage.from_dict(o.damage).line)}；转写只覆盖已解码的部分")
-    for item in summary["this_run"]["links_outside_input"]:
+    for item in summary["this_run"].get("links_outside_input", []):
         console.print(f"  [yellow]链接到输入文件夹之外[/yellow]（已读取，已记入保管记录）: {console_text(item['file'])} → "
                       f"{console_text(item['target'])}")
     skipped = summary["this_run"]["non_audio_skipped"]
