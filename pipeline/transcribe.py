@@ -8,7 +8,9 @@ is cut in half at a block boundary.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +29,7 @@ ProgressFn = Callable[[float], None]
 @dataclass(frozen=True)
 class TranscribeConfig:
     options: DecodeOptions = DecodeOptions()
-    block_seconds: float = 300.0
+    block_seconds: float = 300.0  # blocks are decoded in parallel; the cuts never depend on the worker count
     cut_search_seconds: float = 20.0
     # "auto": transcribe stereo channels separately when they carry different content.
     channel_mode: str = "auto"  # auto | mix | split
@@ -81,6 +83,17 @@ def _merge_by_time(per_channel: list[CleanResult]) -> list[Segment]:
     return merged
 
 
+@dataclass
+class _Block:
+    offset: float
+    seconds: float
+    tracks: list[Future[CleanResult] | CleanResult]
+
+
+def _transcribe_track(engine: Engine, audio: np.ndarray, options: DecodeOptions, offset: float) -> CleanResult:
+    return clean_segments(engine.transcribe(np.ascontiguousarray(audio, dtype=np.float32), options), options, offset)
+
+
 def transcribe_file(
     path: Path,
     engine: Engine,
@@ -89,7 +102,13 @@ def transcribe_file(
     info: AudioInfo | None = None,
     sha256: str | None = None,
 ) -> Transcript:
-    """Transcribe one recording. Raises InputError for bad input; the original is only read."""
+    """Transcribe one recording. Raises InputError for bad input; the original is only read.
+
+    Blocks (and the channels of a split stereo block) are decoded in parallel on the engine's
+    workers (``engine.workers``, 1 when it has none). Where a block is cut does not depend on
+    the number of workers, and each block is one ``engine.transcribe`` call, so the transcript
+    is the same for any number of workers.
+    """
     started = time.perf_counter()
     info = info or probe(path)
     digest = sha256 or sha256_file(path)
@@ -97,21 +116,41 @@ def transcribe_file(
     per_channel: list[CleanResult] = []
     dropped: list[dict] = []
     report = DecodeReport()
-    for offset, block in iter_cut_blocks(iter_decode(path, report=report), config):
-        if split is None:
-            split = channels_differ(block)
-        tracks = list(block) if split else [block.mean(axis=0)]
-        while len(per_channel) < len(tracks):
-            per_channel.append(CleanResult())
-        for ch, audio in enumerate(tracks):
-            result = clean_segments(engine.transcribe(np.ascontiguousarray(audio, dtype=np.float32), config.options), config.options, offset)
+    workers = max(1, int(getattr(engine, "workers", 1)))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-block") if workers > 1 else None
+    in_flight: deque[_Block] = deque()
+
+    def collect(block: _Block) -> None:
+        for ch, track in enumerate(block.tracks):
+            result = track.result() if isinstance(track, Future) else track
             for seg in result.segments:
                 seg.channel = ch if split else None
                 seg.speaker = f"S{ch}" if split else None
             per_channel[ch].segments.extend(result.segments)
             dropped.extend(result.dropped)
         if progress:
-            progress(offset + block.shape[1] / SAMPLE_RATE)
+            progress(block.offset + block.seconds)
+
+    try:
+        for offset, block in iter_cut_blocks(iter_decode(path, report=report), config):
+            if split is None:
+                split = channels_differ(block)
+            tracks = list(block) if split else [block.mean(axis=0)]
+            while len(per_channel) < len(tracks):
+                per_channel.append(CleanResult())
+            jobs: list[Future[CleanResult] | CleanResult] = [
+                pool.submit(_transcribe_track, engine, audio, config.options, offset) if pool
+                else _transcribe_track(engine, audio, config.options, offset)
+                for audio in tracks
+            ]
+            in_flight.append(_Block(offset, block.shape[1] / SAMPLE_RATE, jobs))
+            while len(in_flight) > workers:  # a few blocks decoded ahead, memory stays bounded
+                collect(in_flight.popleft())
+        while in_flight:
+            collect(in_flight.popleft())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     segments = _merge_by_time(per_channel)
     options = {**asdict(config.options), "channel_mode": "split" if split else "mix", "block_seconds": config.block_seconds,
                "compute": dict(getattr(engine, "compute", {}))}

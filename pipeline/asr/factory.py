@@ -33,12 +33,15 @@ def load_engine(
     model_dir: Path | None = None,
     device: str = "auto",
     threads: int = 0,
+    workers: int = 0,
 ) -> Engine:
+    """``threads``: CPU threads in all (0 = min(4, cores)); ``workers``: blocks decoded at once, sharing
+    the weights (0 = one per thread on CPU; faster-whisper only)."""
     path = resolve_model_dir(model, model_dir)
     if engine == "faster-whisper":
         from pipeline.asr.faster_engine import FasterWhisperEngine
 
-        return FasterWhisperEngine(path, device=device, threads=threads)
+        return FasterWhisperEngine(path, device=device, threads=threads, workers=workers)
     if engine == "openai-whisper":
         try:
             from pipeline.asr.openai_engine import OpenAIWhisperEngine

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from pipeline.determinism import SAMPLING_SEED, compute_record
 from pipeline.transcript import ModelInfo
 
 TAIL_SECONDS = 0.3
+# a stretch of speech with no decoded word this long is decoded again on its own (uncovered_speech)
+GAP_MIN_SECONDS = 1.0
+GAP_MARGIN_SECONDS = 0.5
+GAP_JOIN_SECONDS = 2.0
+GAP_CONTEXT_SECONDS = 1.0
 FRAMES_PER_SECOND = 100  # Whisper's log-mel hop is 10 ms
 FRAME_STEP = 100  # trimmed windows are whole seconds long, so few distinct encoder shapes occur
 
@@ -37,12 +43,48 @@ def trimmed_window(features: np.ndarray, pad_seconds: float, min_seconds: float)
     return features if keep >= frames else np.ascontiguousarray(features[..., :keep])
 
 
-def last_speech_end(audio: np.ndarray) -> float | None:
-    """End (seconds) of the last speech Silero VAD hears, unpadded; None when it hears none."""
+def speech_chunks(audio: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of the speech Silero VAD hears, unpadded."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     chunks = get_speech_timestamps(audio, VadOptions(speech_pad_ms=0, min_silence_duration_ms=300))
-    return chunks[-1]["end"] / SAMPLE_RATE if chunks else None
+    return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
+
+
+def last_speech_end(audio: np.ndarray) -> float | None:
+    """End (seconds) of the last speech Silero VAD hears, unpadded; None when it hears none."""
+    chunks = speech_chunks(audio)
+    return chunks[-1][1] if chunks else None
+
+
+def uncovered_speech(chunks: list[tuple[float, float]], segments: list[RawSegment], min_seconds: float = GAP_MIN_SECONDS,
+                     margin: float = GAP_MARGIN_SECONDS, join: float = GAP_JOIN_SECONDS) -> list[tuple[float, float]]:
+    """Stretches of speech (VAD chunks) where no decoded word lies within ``margin`` seconds, at
+    least ``min_seconds`` long; stretches less than ``join`` apart are joined.
+
+    Whisper sometimes ends a 30 s window after its first short sentence (a timestamp, then the end
+    token) and moves on by the whole window, so the rest of that window's speech is never decoded.
+    """
+    covered = sorted((p.start - margin, p.end + margin) for seg in segments
+                     for p in (seg.pieces or [RawPiece(seg.text, seg.start, seg.end, 1.0)]))
+    gaps: list[tuple[float, float]] = []
+    for start, end in chunks:
+        t = start
+        for a, b in covered:
+            if b <= t or a >= end:
+                continue
+            if a > t:
+                gaps.append((t, a))
+            t = max(t, b)
+        if t < end:
+            gaps.append((t, end))
+    joined: list[tuple[float, float]] = []
+    for a, b in gaps:
+        if joined and a - joined[-1][1] < join:
+            joined[-1] = (joined[-1][0], b)
+        else:
+            joined.append((a, b))
+    return [(a, b) for a, b in joined if b - a >= min_seconds]
 
 
 def force_offline() -> None:
@@ -76,27 +118,52 @@ def _trimming_model_class() -> type:
     return TrimmingWhisperModel
 
 
-class _SamplingWatch:
-    """The CTranslate2 model, noting whether a decode drew random samples (temperature fallback).
+def _shifted(seg: RawSegment, seconds: float) -> RawSegment:
+    pieces = [RawPiece(p.text, p.start + seconds, p.end + seconds, p.probability) for p in seg.pieces]
+    return RawSegment(seg.start + seconds, seg.end + seconds, seg.text, pieces, seg.avg_logprob, seg.no_speech_prob,
+                      seg.compression_ratio)
 
-    CTranslate2 seeds its generator once per decoding thread, so after one sampled window every
-    later window would depend on what was decoded before it (other files, other workers).
+
+class _SamplingRouter:
+    """The shared CTranslate2 model, except that a decode which samples (temperature fallback) runs
+    on a model of its own call.
+
+    CTranslate2 seeds its random generator once per decoding thread. The shared model's threads
+    live as long as the engine and serve every call (other blocks, channels, files, in any order),
+    so samples drawn there would depend on what was decoded before and by which worker. Each
+    ``Engine.transcribe`` call instead gets, at its first sampled decode, a fresh single-replica
+    model (new threads, generators seeded with SAMPLING_SEED) that serves its sampled decodes in
+    order: a call's text depends only on its audio and options. Beam search draws no samples and
+    stays on the shared replicas.
     """
 
-    def __init__(self, model: object) -> None:
+    def __init__(self, model: object, load_sampler: Callable[[], object]) -> None:
         self._model = model
-        self.sampled = False
+        self._load_sampler = load_sampler
+        self._local = threading.local()
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._model, name)
 
+    def begin_call(self) -> None:
+        self._local.sampler = None
+
+    def end_call(self) -> None:
+        self._local.sampler = None
+
     def generate(self, *args: object, **kwargs: object) -> object:
-        if kwargs.get("sampling_topk", 1) != 1:  # faster-whisper samples with topk 0 at temperature > 0
-            self.sampled = True
-        return self._model.generate(*args, **kwargs)
+        if kwargs.get("sampling_topk", 1) == 1:  # faster-whisper samples with topk 0 at temperature > 0
+            return self._model.generate(*args, **kwargs)
+        if getattr(self._local, "sampler", None) is None:
+            self._local.sampler = self._load_sampler()
+        return self._local.sampler.generate(*args, **kwargs)
 
 
 class FasterWhisperEngine:
+    """Whisper on CTranslate2. ``threads`` CPU threads in all, split into ``workers`` replicas that
+    share the weights; ``transcribe`` may be called from that many Python threads at once (one
+    block or channel each). The text never depends on threads or workers."""
+
     name = "faster-whisper"
 
     def __init__(
@@ -105,6 +172,7 @@ class FasterWhisperEngine:
         *,
         device: str = "auto",
         threads: int = 0,
+        workers: int = 0,
         compute_type: str | None = None,
     ) -> None:
         force_offline()
@@ -114,7 +182,11 @@ class FasterWhisperEngine:
         self.compute_type = compute_type or ("int8" if self.device == "cpu" else "float16")
         self.model = ModelInfo(name=entry.name, sha256=entry.sha256, engine=self.name, path=str(entry.path))
         self.threads = threads or min(4, os.cpu_count() or 1)
-        self.compute = {**compute_record(self.device, self.compute_type), "threads": self.threads}
+        # single-thread workers on CPU: one decode leaves a second thread idle ~40% of the time
+        self.workers = max(1, workers or (self.threads if self.device == "cpu" else 1))
+        self.intra_threads = max(1, self.threads // self.workers)
+        self.compute = {**compute_record(self.device, self.compute_type), "threads": self.threads,
+                        "workers": self.workers}
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
@@ -122,30 +194,47 @@ class FasterWhisperEngine:
             str(entry.path),
             device=self.device,
             compute_type=self.compute_type,
-            cpu_threads=self.threads,
+            cpu_threads=self.intra_threads,
+            num_workers=self.workers,
             local_files_only=True,
         )
-        self._model.model = _SamplingWatch(self._model.model)
         self._path = str(entry.path)
+        self._router = _SamplingRouter(self._model.model, self._load_sampler)
+        self._model.model = self._router
 
-    def _fresh_generator(self) -> None:
-        """Reload the CTranslate2 model (new threads, so a generator seeded anew) after sampling."""
+    def _load_sampler(self) -> object:
+        """A model with new decoding threads, so a generator seeded anew (see _SamplingRouter)."""
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
-        old = self._model.model
-        self._model.model = _SamplingWatch(ctranslate2.models.Whisper(
-            self._path, device=self.device, compute_type=self.compute_type,
-            intra_threads=self.threads, inter_threads=1,
-        ))
-        del old
+        return ctranslate2.models.Whisper(self._path, device=self.device, compute_type=self.compute_type,
+                                          intra_threads=self.intra_threads, inter_threads=1)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
         # Every call (a block of a recording, or one channel of it) starts from the same sampler
-        # state, so its text does not depend on what this engine decoded before.
-        if self._model.model.sampled:
-            self._fresh_generator()
-        speech_end = last_speech_end(audio) if options.vad else None
+        # state, so its text does not depend on what was decoded before or on which worker.
+        self._router.begin_call()
+        try:
+            yield from self._transcribe(audio, options)
+        finally:
+            self._router.end_call()
+
+    def _transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
+        chunks = speech_chunks(audio) if options.vad else []
+        first = list(self._decode(audio, options, chunks[-1][1] if chunks else None))
+        if not (options.vad and options.fill_gaps):
+            yield from first
+            return
+        extra: list[RawSegment] = []
+        for a, b in uncovered_speech(chunks, first):
+            lo = max(0.0, a - GAP_CONTEXT_SECONDS)
+            hi = min(len(audio) / SAMPLE_RATE, b + GAP_CONTEXT_SECONDS)
+            part = audio[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)]
+            for seg in self._decode(part, options, last_speech_end(part)):
+                extra.append(_shifted(seg, lo))
+        yield from sorted(first + extra, key=lambda seg: seg.start)
+
+    def _decode(self, audio: np.ndarray, options: DecodeOptions, speech_end: float | None) -> Iterator[RawSegment]:
         self._model.pad_seconds = options.encoder_pad_seconds
         self._model.min_seconds = options.encoder_min_seconds
         segments, _info = self._model.transcribe(
