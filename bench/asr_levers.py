@@ -1,13 +1,21 @@
-"""Measure what each decoding lever does to CER on the 11 reference sentences.
+"""Measure what each decoding lever does to CER (and speed), so the choice of default is visible.
 
-    python bench/asr_levers.py
+    python bench/asr_levers.py [LABEL...]             # the 11 refs.tsv sentences, one clip at a time
+    python bench/asr_levers.py --set long [LABEL...]  # the long calls (bench/long_calls.py), mono 8 kHz
+
+LABEL picks rows whose label contains it. On `long` each row transcribes the two 5-minute mono
+calls with `transcribe_file` (blocks, both workers) and prints corpus CER, CER of the call content
+and of the real short sentences between turns, and RTF; the batched row runs faster-whisper's
+BatchedInferencePipeline on the same model.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import json
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from common import full_sentence_refs
 
@@ -16,6 +24,7 @@ from pipeline.asr.faster_engine import FasterWhisperEngine
 from pipeline.asr.postprocess import clean_segments
 from pipeline.audio import decode
 from pipeline.metrics import cer, corpus_cer
+from pipeline.transcribe import TranscribeConfig, transcribe_file
 
 DOMAIN_PROMPT = "以下是普通话的电话录音，使用简体中文。催收，逾期，还款，欠款，通讯录，上门，起诉，律师函。"
 PLAIN = DecodeOptions(initial_prompt="以下是普通话的句子。", vad=False)  # the ASR.md baseline
@@ -36,12 +45,29 @@ LEVERS = {
     "default, encoder window speech + 1 s": replace(DecodeOptions(), encoder_pad_seconds=1.0, encoder_min_seconds=0.0),
 }
 
+BEFORE = replace(DecodeOptions(), condition_on_previous_text=False, fill_gaps=False)  # the default until issue 18
+BLOCK = TranscribeConfig().block_seconds
+LONG_LEVERS: dict[str, tuple[DecodeOptions, float] | str] = {
+    "before: no previous text, no gap retry, 300 s blocks": (BEFORE, 300.0),
+    "before, 60 s blocks": (BEFORE, 60.0),
+    "+ previous text as prompt (condition_on_previous_text)": (replace(BEFORE, condition_on_previous_text=True), 300.0),
+    "+ retry uncovered speech (fill_gaps)": (replace(BEFORE, fill_gaps=True), 300.0),
+    "default (configs/default.yaml)": (DecodeOptions(), BLOCK),
+    "default, 300 s blocks": (DecodeOptions(), 300.0),
+    "default, 30 s blocks": (DecodeOptions(), 30.0),
+    "default, no gap retry": (replace(DecodeOptions(), fill_gaps=False), BLOCK),
+    "default, no previous text": (replace(DecodeOptions(), condition_on_previous_text=False), BLOCK),
+    "default, beam 1": (replace(DecodeOptions(), beam_size=1), BLOCK),
+    "default, beam 3": (replace(DecodeOptions(), beam_size=3), BLOCK),
+    "default, full 30 s encoder window": (replace(DecodeOptions(), encoder_min_seconds=30.0), BLOCK),
+    "faster-whisper batched pipeline (batch 8, beam 5, VAD, no fallback)": "batched",
+}
 
-def main() -> None:
+
+def refs_set(only: list[str]) -> None:
     engine = FasterWhisperEngine(threads=2)
     clips = [(decode(path).mono(), ref, path.name) for path, ref in full_sentence_refs()]
     audio_s = sum(len(a) / 16000 for a, _, _ in clips)
-    only = sys.argv[1:]
     for label, options in LEVERS.items():
         if only and not any(o in label for o in only):
             continue
@@ -53,6 +79,64 @@ def main() -> None:
             worst.append((round(cer(ref, hyp), 2), name))
         dt = time.perf_counter() - t0
         print(f"{label:40s} CER={corpus_cer(pairs):.3f} RTF={dt / audio_s:.3f} per-clip={[w for w, _ in worst]}", flush=True)
+
+
+def batched_items(engine: FasterWhisperEngine, path: object) -> list[tuple[float, float, str]]:
+    from faster_whisper import BatchedInferencePipeline
+
+    from pipeline.text import normalize
+
+    options = DecodeOptions()
+    segments, _ = BatchedInferencePipeline(model=engine._model).transcribe(
+        decode(path).mono(), language="zh", beam_size=options.beam_size, batch_size=8, vad_filter=True,
+        initial_prompt=options.initial_prompt, word_timestamps=True,
+    )
+    return [(s.start, s.end, normalize(s.text).text) for s in segments]
+
+
+def long_set(only: list[str], save: Path | None = None) -> None:
+    from long_calls import build_long_calls, default_dir, split_cer
+
+    files = [(p, ref) for p, ref in build_long_calls(default_dir()) if p.stem.endswith("_tel8k")]
+    truths = [json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8"))["turns"] for p, _ in files]
+    audio_s = sum(t["duration"] for t in
+                  (json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8")) for p, _ in files))
+    engine = FasterWhisperEngine(threads=2)
+    print(f"long calls: {len(files)} files, {audio_s:.0f} s, engine threads={engine.threads} workers={engine.workers}")
+    for label, lever in LONG_LEVERS.items():
+        if only and not any(o in label for o in only):
+            continue
+        t0 = time.perf_counter()
+        items_per_file, texts = [], []
+        for path, _ in files:
+            if lever == "batched":
+                items = batched_items(engine, path)
+            else:
+                options, block = lever
+                transcript = transcribe_file(path, engine, TranscribeConfig(options=options, block_seconds=block))
+                items = [(s.start, s.end, s.text) for s in transcript.segments]
+            items_per_file.append(items)
+            texts.append("".join(t for _, _, t in items))
+        dt = time.perf_counter() - t0
+        parts = split_cer(list(zip(truths, texts, strict=True)))
+        total = corpus_cer([(ref, hyp) for (_, ref), hyp in zip(files, texts, strict=True)])
+        print(f"{label:70s} CER={total:.3f} content={parts['content']:.3f} sentences={parts['sentences']:.3f} "
+              f"RTF={dt / audio_s:.3f}", flush=True)
+        if save:
+            save.mkdir(parents=True, exist_ok=True)
+            (save / f"{label[:40].replace('/', '_')}.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CER (and speed) of each decoding lever.")
+    parser.add_argument("--set", choices=("refs", "long"), default="refs")
+    parser.add_argument("--save", type=Path, help="with --set long: write each row's texts (JSON) here")
+    parser.add_argument("labels", nargs="*", help="only rows whose label contains one of these")
+    args = parser.parse_args()
+    if args.set == "long":
+        long_set(args.labels, args.save)
+    else:
+        refs_set(args.labels)
 
 
 if __name__ == "__main__":

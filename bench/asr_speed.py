@@ -1,22 +1,29 @@
 """Speed, memory and accuracy: plain openai-whisper vs callproof's default pipeline, same files.
 
-    python bench/asr_speed.py [--threads 2] [--files mixed|calls]
+    python bench/asr_speed.py [--threads 2] [--files long|mixed|calls] [--repeat 3]
     python bench/asr_speed.py --profile [--encoder-min 30]   # where callproof's time goes, alone
 
 Both use the same Whisper base weights (openai-whisper gets them converted from the bundled
 CTranslate2 model). Each side runs in its own subprocess so its peak RSS is its own:
 - openai-whisper: its own `whisper.transcribe()`, fp32 on CPU, beam 5, language zh.
 - callproof: `transcribe_file()` with configs/default.yaml (faster-whisper int8, VAD, filters).
-Files: `mixed` (default) = the 11 full sentences of refs.tsv plus the two 16 kHz calls of calls_dev;
+Files: `long` (default) = the long-call set of bench/long_calls.py (two 5-minute 8 kHz calls whose
+text does not repeat, with the real refs.tsv sentences between turns: long1 mono, long2 stereo); `mixed` = the 11 full sentences of refs.tsv plus the two 16 kHz calls of calls_dev;
 `calls` = every phone call with a truth file: calls_dev (16 kHz, 8 kHz line, stereo line) and samples/.
-Prints RTF (processing s / audio s), peak RSS and CER for each, then
-`speedup_vs_openai_whisper=X.XX` (openai processing time / ours).
+openai-whisper runs on its libraries' native CPU paths (as its users run it; stereo as a mono mix),
+callproof on its pinned reproducible path with ``--threads`` single-thread workers. The sides
+alternate ``--repeat`` times, each run in a fresh process, so both see the same machine load;
+times are medians. Prints RTF (processing s / audio s), peak RSS and CER for each (on `long` also
+CER of the call content and of the real short sentences), then, last,
+`speedup_vs_openai_whisper=X.XX cer_callproof=Y cer_openai_whisper=Z`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -25,9 +32,14 @@ from pathlib import Path
 from common import CALLS_DEV, ROOT, full_sentence_refs, peak_rss_mb
 
 
-def bench_files(which: str = "mixed") -> list[tuple[Path, str]]:
-    """mixed: the 11 refs sentences + the two 16 kHz dev calls; calls: every phone call with a truth
-    file (calls_dev 16 kHz / 8 kHz / stereo and the samples/ recordings)."""
+def bench_files(which: str = "long") -> list[tuple[Path, str]]:
+    """long: the long-call set; mixed: the 11 refs sentences + the two 16 kHz dev calls; calls: every
+    phone call with a truth file (calls_dev 16 kHz / 8 kHz / stereo and the samples/ recordings)."""
+    if which == "long":
+        from long_calls import build_long_calls, default_dir
+
+        # long2 as its stereo recording (openai-whisper hears the mono mix of it)
+        return [(p, ref) for p, ref in build_long_calls(default_dir()) if p.stem != "long2_tel8k"]
     files = list(full_sentence_refs()) if which == "mixed" else []
     pattern = "call*_16k.wav" if which == "mixed" else "*.wav"
     wavs = sorted(CALLS_DEV.glob(pattern))
@@ -48,8 +60,9 @@ def run_ours(files: list[tuple[Path, str]], threads: int) -> dict:
     texts, seconds = [], 0.0
     for path, _ in files:
         t0 = time.perf_counter()
-        texts.append(transcribe_file(path, engine).text)
+        transcript = transcribe_file(path, engine)
         seconds += time.perf_counter() - t0
+        texts.append(transcript.text)
     return {"texts": texts, "seconds": seconds}
 
 
@@ -127,10 +140,23 @@ def child(side: str, threads: int, which: str) -> None:
     print(json.dumps(result, ensure_ascii=False))
 
 
+def run_side(side: str, threads: int, which: str) -> dict:
+    """One side in a fresh process; openai-whisper on its native CPU paths."""
+    env = dict(os.environ)
+    if side == "openai-whisper":
+        env["CALLPROOF_NATIVE_CPU"] = "1"
+    out = subprocess.run(
+        [sys.executable, __file__, "--side", side, "--threads", str(threads), "--files", which],
+        capture_output=True, text=True, cwd=ROOT, check=True, env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description="openai-whisper vs callproof: speed, memory, CER.")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--files", choices=("mixed", "calls"), default="mixed")
+    parser.add_argument("--files", choices=("long", "mixed", "calls"), default="long")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per side, alternating; medians reported")
     parser.add_argument("--side", choices=("callproof", "openai-whisper"))
     parser.add_argument("--profile", action="store_true", help="time callproof's stages only")
     parser.add_argument("--encoder-min", type=float, help="with --profile: decode.encoder_min_seconds")
@@ -147,19 +173,34 @@ def main() -> None:
 
     files = bench_files(args.files)
     audio_s = sum(probe(path).duration for path, _ in files)
-    print(f"files={len(files)} audio={audio_s:.1f}s threads={args.threads}")
+    print(f"files={len(files)} audio={audio_s:.1f}s threads={args.threads} repeat={args.repeat}", flush=True)
+    runs: dict[str, list[dict]] = {"openai-whisper": [], "callproof": []}
+    for i in range(args.repeat):
+        for side in runs:
+            data = run_side(side, args.threads, args.files)
+            runs[side].append(data)
+            print(f"  run {i + 1} {side:15s} {data['seconds']:.1f}s", flush=True)
     results = {}
-    for side in ("openai-whisper", "callproof"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--side", side, "--threads", str(args.threads), "--files", args.files],
-            capture_output=True, text=True, cwd=ROOT, check=True,
-        )
-        data = json.loads(out.stdout.strip().splitlines()[-1])
-        data["cer"] = corpus_cer([(ref, hyp) for (_, ref), hyp in zip(files, data["texts"], strict=True)])
-        results[side] = data
-        print(f"{side:15s} RTF={data['seconds'] / audio_s:.3f} peak_RSS={data['peak_rss_mb']:.0f}MB CER={data['cer']:.3f}")
+    for side, data in runs.items():
+        first = data[0]
+        texts_differ = sum(d["texts"] != first["texts"] for d in data[1:])
+        seconds = statistics.median(d["seconds"] for d in data)
+        cer = corpus_cer([(ref, hyp) for (_, ref), hyp in zip(files, first["texts"], strict=True)])
+        results[side] = {"seconds": seconds, "cer": cer}
+        extra = ""
+        if args.files == "long":
+            from long_calls import split_cer
+
+            truths = [json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8"))["turns"] for p, _ in files]
+            parts = split_cer(list(zip(truths, first["texts"], strict=True)))
+            extra = f" CER_content={parts['content']:.3f} CER_sentences={parts['sentences']:.3f}"
+        each = " ".join(f"{d['seconds']:.1f}" for d in data)
+        print(f"{side:15s} RTF={seconds / audio_s:.3f} (median of {len(data)}: {each} s)"
+              f" peak_RSS={max(d['peak_rss_mb'] for d in data):.0f}MB "
+              f"CER={cer:.3f}{extra} runs_with_other_text={texts_differ}")
     speedup = results["openai-whisper"]["seconds"] / results["callproof"]["seconds"]
-    print(f"speedup_vs_openai_whisper={speedup:.2f}")
+    print(f"speedup_vs_openai_whisper={speedup:.2f} cer_callproof={results['callproof']['cer']:.3f} "
+          f"cer_openai_whisper={results['openai-whisper']['cer']:.3f}")
 
 
 if __name__ == "__main__":

@@ -148,3 +148,49 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def edits_per_char(ref: str, hyp: str) -> list[int]:
+    """Edits of the best alignment of ``hyp`` to ``ref``, charged to reference characters (an
+    insertion to the character after it, or the last one); sums to the edit distance."""
+    n, m = len(ref), len(hyp)
+    dist = [list(range(m + 1))]
+    for i in range(1, n + 1):
+        prev, cur = dist[-1], [i] + [0] * m
+        for j in range(1, m + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ref[i - 1] != hyp[j - 1]))
+        dist.append(cur)
+    charged = [0] * max(1, n)
+    i, j = n, m
+    while i > 0 or j > 0:
+        here = dist[i][j]
+        if i > 0 and j > 0 and here == dist[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]):
+            charged[i - 1] += ref[i - 1] != hyp[j - 1]
+            i, j = i - 1, j - 1
+        elif i > 0 and here == dist[i - 1][j] + 1:
+            charged[i - 1] += 1  # deletion
+            i -= 1
+        else:
+            charged[min(i, n - 1) if n else 0] += 1  # insertion
+            j -= 1
+    return charged
+
+
+def split_cer(pairs: list[tuple[list[dict], str]]) -> dict[str, float]:
+    """CER of the synthetic call content and of the real short sentences, over (truth turns,
+    transcript text) pairs: the whole text is aligned to the whole reference, and each edit is
+    charged to the turn whose character it falls on (no timestamps needed, any engine)."""
+    from pipeline.metrics import cer_text
+
+    edits = {"content": 0, "sentences": 0}
+    chars = {"content": 0, "sentences": 0}
+    for turns, hyp in pairs:
+        refs = [cer_text(t["text"]) for t in turns]
+        charged = edits_per_char("".join(refs), cer_text(hyp))
+        at = 0
+        for turn, ref in zip(turns, refs, strict=True):
+            kind = "content" if turn["source"] == "synth" else "sentences"
+            edits[kind] += sum(charged[at : at + len(ref)])
+            chars[kind] += len(ref)
+            at += len(ref)
+    return {k: edits[k] / max(1, chars[k]) for k in edits}
