@@ -15,7 +15,7 @@ CLAUSE_BREAK = re.compile(r"[，,、：:]+")
 MAX_UNIT = 40
 WINDOW = 28
 STRIDE = 14
-_MIN_CHARS = 2
+_MIN_CHARS = 4  # shorter units ("你好", "喂") carry too little for the model; the rules still see them
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 
 

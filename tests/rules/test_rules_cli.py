@@ -34,7 +34,7 @@ def test_rules_check_valid_and_invalid(tmp_path: Path) -> None:
 def test_flag_text_one_json_object_per_line(tmp_path: Path) -> None:
     source = tmp_path / "lines.txt"
     source.write_text("你好\n不还钱就爆你通讯录\n\n你这种老赖\n", encoding="utf-8")
-    result = runner.invoke(main, ["flag-text", str(source)])
+    result = runner.invoke(main, ["flag-text", str(source), "--detect", "rules"])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["line"] for r in records] == [1, 2, 3, 4]
@@ -92,7 +92,7 @@ def write_transcript(path: Path) -> Path:
 def test_flag_transcript_writes_flags_with_times(tmp_path: Path) -> None:
     transcript = write_transcript(tmp_path / "call.json")
     out = tmp_path / "out" / "call.flags.json"
-    result = runner.invoke(main, ["flag", str(transcript), "-o", str(out)])
+    result = runner.invoke(main, ["flag", str(transcript), "-o", str(out), "--detect", "rules"])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["schema"] == "callproof.flags/1" and data["source"]["sha256"] == "ab" * 32
@@ -105,7 +105,7 @@ def test_flag_transcript_writes_flags_with_times(tmp_path: Path) -> None:
 
 
 def test_flag_transcript_to_stdout(tmp_path: Path) -> None:
-    result = runner.invoke(main, ["flag", str(write_transcript(tmp_path / "call.json"))])
+    result = runner.invoke(main, ["flag", str(write_transcript(tmp_path / "call.json")), "--detect", "rules"])
     assert json.loads(result.stdout)["flags"][0]["match"] == "去你单位"
 
 
