@@ -167,7 +167,7 @@ def model_lines(explanation: Mapping[str, Any]) -> list[str]:
     sha = str(model.get("sha256") or "")[:12]
     lines = [f"模型 {model.get('name', '')}（版本 {model.get('version', '')}，sha256 {sha}…）判断这句话属于该类别："
              f"得分 {float(explanation.get('score') or 0):.2f}，阈值 {float(explanation.get('threshold') or 0):.2f}"
-             "（得分是在标注语料上校准过的概率，达到阈值才标记；模型不看关键词，请对照原话和录音判断）"]
+             "（得分是在标注语料上校准过的概率，达到阈值才标记；这是按整句的意思和用词学出来的判断，不是关键词规则，请对照原话和录音核实）"]
     near = [n for n in explanation.get("neighbours") or [] if isinstance(n, Mapping)]
     if near:
         lines.append("与这些已标注例句相似：" + "；".join(
