@@ -32,11 +32,13 @@ SETTINGS: list[tuple[str, dict[str, str], int, int]] = [
     ("default, 2 workers x 1 thread", {}, 1, 2),
     ("default, user env asks for MKL", {"CT2_USE_MKL": "1"}, 1, 1),
     ("default, user env asks for AVX-512", AVX512_ENV, 1, 1),
+    ("default, user env asks for 8 BLAS threads", {"OPENBLAS_NUM_THREADS": "8"}, 1, 1),
     ("native (no pinning), 1 thread", {"CALLPROOF_NATIVE_CPU": "1"}, 1, 1),
     ("native, MKL (Intel's default)", {"CALLPROOF_NATIVE_CPU": "1", "CT2_USE_MKL": "1"}, 1, 1),
     ("native, oneDNN AVX2", {"CALLPROOF_NATIVE_CPU": "1", "CT2_USE_MKL": "0", "CT2_FORCE_CPU_ISA": "AVX2",
                              "ONEDNN_MAX_CPU_ISA": "AVX2"}, 1, 1),
     ("native, oneDNN AVX-512", {"CALLPROOF_NATIVE_CPU": "1", "CT2_USE_MKL": "0", **AVX512_ENV}, 1, 1),
+    ("native, OpenBLAS 1 thread", {"CALLPROOF_NATIVE_CPU": "1", "OPENBLAS_NUM_THREADS": "1"}, 1, 1),
 ]
 
 WORKER = r"""

@@ -3,10 +3,11 @@
 Measured (bench/reproducibility.py): on the same machine, CTranslate2's GEMM backend (Intel MKL is
 the default on Intel CPUs, oneDNN on AMD ones), the instruction set oneDNN and CTranslate2's own
 kernels use (AVX2 / AVX-512 / VNNI), the OpenBLAS kernel numpy's matmul uses (the mel filter bank),
-and numpy's own SIMD level each change the text Whisper writes. The thread count does not. So
+numpy's own SIMD level and OpenBLAS's thread count (1 vs 2+) each change the text Whisper writes;
+CTranslate2's thread count does not. So
 before those libraries load we select one path that every x86-64-v3 CPU (AVX2 + FMA: Intel since
 2013, AMD since 2017) runs identically: oneDNN for GEMM, AVX2 everywhere, OpenBLAS's Haswell
-kernels, numpy without its AVX-512 loops. Cost: BENCHMARKS.md ("Reproducible transcripts").
+kernels on one thread, numpy without its AVX-512 loops. Cost: BENCHMARKS.md ("Reproducible transcripts").
 
 ``CALLPROOF_NATIVE_CPU=1`` keeps each library's own choice (faster on some CPUs, but the transcript
 then depends on the machine); the choice is recorded in every transcript either way.
@@ -26,6 +27,9 @@ PINNED_ENV = {
     "ONEDNN_MAX_CPU_ISA": ISA,
     "DNNL_MAX_CPU_ISA": ISA,  # the name older oneDNN builds read
     "OPENBLAS_CORETYPE": "Haswell",
+    # single-threaded OpenBLAS rounds numpy's matrix products (the mel spectrogram) differently from
+    # 2+ threads, which changed the text; one thread on every machine, whatever its core count
+    "OPENBLAS_NUM_THREADS": "1",
     # numpy's dispatched loops above x86-64-v3; disabling one the CPU lacks is a no-op
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
     # the optional openai-whisper engine (torch): ATen's kernels and MKL's reproducible mode
@@ -128,7 +132,8 @@ def compute_record(device: str = "cpu", compute_type: str = "int8") -> dict[str,
         "seed": SAMPLING_SEED,
     }
     if pinned:
-        record.update(gemm="dnnl", isa=ISA, blas_core=PINNED_ENV["OPENBLAS_CORETYPE"], numpy_simd="X86_V3")
+        record.update(gemm="dnnl", isa=ISA, blas_core=PINNED_ENV["OPENBLAS_CORETYPE"], blas_threads=1,
+                      numpy_simd="X86_V3")
     else:
         record.update(gemm="native", isa="native", cpu=_cpu_model(), reason=_state.get("reason") or
                       f"loaded before pinning: {', '.join(_state.get('loaded_before_pinning', []))}")
@@ -136,7 +141,8 @@ def compute_record(device: str = "cpu", compute_type: str = "int8") -> dict[str,
 
 
 def reuse_key(record: dict[str, Any]) -> dict[str, Any]:
-    """The part of a compute record two transcripts must share to be the same (threads are not in it:
-    measured identical across 1-4 threads and across --workers)."""
-    keys = ("device", "compute_type", "arch", "reproducible", "seed", "gemm", "isa", "blas_core", "numpy_simd", "cpu")
+    """The part of a compute record two transcripts must share to be the same (CTranslate2's threads are
+    not in it: measured identical across 1-8 threads and across --workers)."""
+    keys = ("device", "compute_type", "arch", "reproducible", "seed", "gemm", "isa", "blas_core", "blas_threads",
+            "numpy_simd", "cpu")
     return {k: record.get(k) for k in keys}

@@ -77,7 +77,7 @@ def test_sampled_fallback_does_not_depend_on_what_was_decoded_before(engine) -> 
 def test_a_user_environment_asking_for_other_kernels_is_overridden(tmp_path: Path) -> None:
     # What an Intel CPU or a tuned machine would select on its own: MKL, AVX-512, SkylakeX kernels.
     env = {**unpinned_environ(), "CT2_USE_MKL": "1", "CT2_FORCE_CPU_ISA": "AVX512", "ONEDNN_MAX_CPU_ISA": "ALL",
-           "OPENBLAS_CORETYPE": "SkylakeX", "NPY_DISABLE_CPU_FEATURES": ""}
+           "OPENBLAS_CORETYPE": "SkylakeX", "OPENBLAS_NUM_THREADS": "8", "NPY_DISABLE_CPU_FEATURES": ""}
     script = (
         "import json, sys; import pipeline; from pathlib import Path;"
         "from pipeline.asr.factory import load_engine; from pipeline.transcribe import transcribe_file;"
