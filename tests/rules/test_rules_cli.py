@@ -60,7 +60,7 @@ def test_flag_text_with_extra_pack(tmp_path: Path) -> None:
     extra = tmp_path / "extra.yaml"
     extra.write_text("name: extra\nversion: '1'\nlanguage: zh\nrules:\n  - id: extra.word\n    category: INSULT\n"
                      "    score: 0.9\n    phrases: [大坏蛋]\n", encoding="utf-8")
-    result = runner.invoke(main, ["flag-text", "--rules", str(extra)], input="你这个大坏蛋\n")
+    result = runner.invoke(main, ["flag-text", "--rules", str(extra), "--detect", "rules"], input="你这个大坏蛋\n")
     assert json.loads(result.stdout)["flags"][0]["rule"] == "extra.word"
 
 
