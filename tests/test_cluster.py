@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -193,25 +194,32 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ray_head(tmp_path_factory: pytest.TempPathFactory):
+def ray_head():
     pytest.importorskip("ray")
-    temp = tmp_path_factory.mktemp("rayhead")
+    # a short folder of its own: Ray's socket paths under it must stay within the 107-byte AF_UNIX limit
+    temp = Path(tempfile.mkdtemp(prefix="cprh", dir="/tmp"))
     port, client_port = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "token"}
-    head = subprocess.Popen(
-        [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={port}",
-         f"--ray-client-server-port={client_port}", "--num-cpus=2", "--include-dashboard=false",
-         "--disable-usage-stats", f"--temp-dir={temp}", "--object-store-memory=200000000"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    address = f"ray://127.0.0.1:{client_port}"
-    yield address
+    log = temp / "head.log"
+    with open(log, "wb") as out:
+        head = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={port}",
+             f"--ray-client-server-port={client_port}", "--num-cpus=2", "--include-dashboard=false",
+             "--disable-usage-stats", f"--temp-dir={temp}", "--object-store-memory=200000000"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    deadline = time.monotonic() + 90
+    while "Ray runtime started" not in log.read_text(errors="replace"):
+        assert head.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+        time.sleep(0.5)
+    yield f"ray://127.0.0.1:{client_port}"
     head.send_signal(signal.SIGTERM)  # stop the head by its own pid: it stops its raylet, GCS and workers
     try:
         head.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(head.pid, signal.SIGKILL)  # its own process group (start_new_session): nothing else
         head.wait(timeout=30)
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_driver_killed_over_ray_client_resumes_without_duplicates(ray_head: str, tmp_path: Path) -> None:
@@ -233,10 +241,12 @@ def test_driver_killed_over_ray_client_resumes_without_duplicates(ray_head: str,
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline and first.poll() is None:
         db = case / "case.sqlite"
-        if db.exists():
-            with sqlite3.connect(db) as conn:
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
                 if conn.execute("SELECT count(*) FROM calls WHERE status = 'done'").fetchone()[0] >= 1:
                     break
+        except sqlite3.OperationalError:
+            pass  # not created yet, or its schema not yet written
         time.sleep(0.2)
     assert first.poll() is None, first.stderr.read() if first.stderr else ""
     first.send_signal(signal.SIGKILL)  # the driver dies mid-batch: one call stored, one not
@@ -244,7 +254,7 @@ def test_driver_killed_over_ray_client_resumes_without_duplicates(ray_head: str,
     with sqlite3.connect(case / "case.sqlite") as conn:
         assert conn.execute("SELECT count(*) FROM calls WHERE status = 'done'").fetchone()[0] == 1
 
-    second = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    second = subprocess.run([*args, "--shared-fs"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert second.returncode == 0, second.stderr[-3000:]
     summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
     assert summary["this_run"]["processed"] == 1 and summary["this_run"]["skipped_already_done"] == 1
@@ -256,4 +266,6 @@ def test_driver_killed_over_ray_client_resumes_without_duplicates(ray_head: str,
     with CaseStore.open(case) as store:
         events = [e for e in store.custody_events() if e.action == "transcribed_on_node"]
         assert len(events) == 2 and len({e.object for e in events}) == 2  # one per call, none twice
+        # the first run sent bytes through the object store, the second (--shared-fs) only the path
+        assert sorted(e.detail["sha256_checked_on"] for e in events) == ["bytes received", "shared file"]
         assert not store.verify_custody()
