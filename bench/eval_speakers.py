@@ -14,23 +14,24 @@ cuishou_8k_keywords/. Also scores ../shared/data/calls_dev/ (mono 16k, mono 8k, 
 
 from __future__ import annotations
 
-import common  # noqa: F401  (first: project on sys.path, CPU code paths pinned before numpy loads)
-
-# isort: split
-
-import argparse
-import json
 import sys
-import time
-from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
-
-import numpy as np
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import pipeline  # noqa: E402, F401, I001  (first: CPU code paths pinned before numpy loads; tests import this module too)
+
+# isort: split
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from math import gcd  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
 
 from pipeline.speakers.der import DerResult, diarization_error_rate  # noqa: E402
 from pipeline.speakers.diarization import diarize, speech_regions  # noqa: E402
