@@ -17,7 +17,9 @@ GATE_NAMES = ("negation", "question", "quotation", "perspective", "speaker")
 
 CLAUSE_BREAK = re.compile(r"[，,、：:；;]")
 _NEG_CUE = re.compile(
-    r"(?:不会|不是|没有人|没人|没有|绝不|绝对不|决不|并不|并没有|从不|从来不|从没|从未|未曾|不可能|不能|不可以|"
+    # "不会让你去找同学借" / "不需要让您…": "让" after these is not the pseudo-negation "别让我们…"
+    r"(?:不会|绝不会|不需要|无需|不用)让(?:你|您)|(?:不需要|无需|切勿|请勿|怎么可能|从来没有?)"
+    r"|(?:不会|不是|没有人|没人|没有|绝不|绝对不|决不|并不|并没有|从不|从来不|从没|从未|未曾|不可能|不能|不可以|"
     r"不得|不准|禁止|严禁|不允许|不要|不用|不必|无权|不存在|不再|不打算|不建议|不提倡|不鼓励|谁也不|我们不|我们没|别)"
     # pseudo-negations that still threaten: 别怪我们 / 不要逼我们 / 不要以为 / 不排除 / 不然
     r"(?!怪|逼|让|然|得不|管|排除|仅|但|光|止|只|以为|觉得|想着|信|见得|客气|是说|好说)"
@@ -34,8 +36,10 @@ _A_NOT_A = re.compile(r"(是|会|能|要|可|敢|想|去|有|信)[不没]\1")
 # Whisper's unpunctuated text leaves as the only clause boundary ("不是有退休金吗让他们…")
 _CONSEQUENCE = re.compile(r"就|便|否则|不然|的话|那么|那就|马上|立刻|直接|到时|吗|吧|呢|啊|呀")
 _NEG_AFTER = re.compile(
-    r"^[^，。！？,!?]{0,6}(?:是不可能的|不可能|是不会的|我们(?:绝对|是|从来|也)?不(?:会|做|干)|是违法|违法的)"
+    r"^[^，。！？,!?]{0,6}(?:是不可能的|不可能|是不会的|我们(?:一个|谁|任何人)?(?:绝对|是|从来|也|都)?(?:不|绝不)(?:会|做|干)|是违法|违法的)"
 )
+# "您说的那种发裸照的事，我们绝不会做": the deed named, then denied in the next clause
+_NEG_AFTER_CLAUSE = re.compile(r"^[^，。！？,!?]{0,4}(?:的事|这种事|那种事|这种话|那种话)?[，,]?我们(?:绝对|是|从来|也|都)?(?:不|绝不|没)(?:会|做|干|说)")
 # "你们要爆我通讯录" / "你们催收上门": the other side is the agent, so it is the borrower talking
 _OTHER_SIDE_AGENT = re.compile(
     r"你们(?:这些人|这帮人|催收的?|的人)?(?:要|会|敢|再|还|就|又|都|是不是要?|凭什么|竟然|居然|怎么能|怎么可以|如果|要是|天天|一直|总是|已经)*$"
@@ -64,6 +68,8 @@ _TARGETS = (
 _CONDUCT_VERB_CHARS = "爆打发找去到上来曝贴挂联通告骂抓冻催堵闹"
 _FIRST_VICTIM = re.compile(
     r"(?:爆|打|骂|逼|威胁|恐吓|骚扰|联系|曝光|告诉|通知|找|到|去|上|来|抓|告|起诉|冻结|拘留|吓唬|侮辱|说|叫|喊|发|P|p)了?我(?!们|司|方)"
+    # the other side told "me" to do it: "你让我去套现", "你们要把我做成通缉令"
+    r"|(?:你|您)们?(?:刚才|之前|上次)?(?:的意思是)?(?:让|叫|要|要把|把)我(?!们)"
     r"|我(?!们)的?(?:" + _TARGETS.replace("|同事|朋友", "") + ")"
 )
 _SECOND_VICTIM = re.compile(
@@ -76,13 +82,48 @@ _SECOND_VICTIM = re.compile(
 _RETELLING = re.compile(
     r"新闻|报道|据说|听说|媒体|电视上|网上看到|网上说|有个催收|有一家催收|有家催收|那家催收|催收公司(?:因为|被)"
     r"|被判|判了|判刑|判决书|案例|立案侦查|被警方|被公安"
+    # a source retold: a video, post, documentary, a lawyer's explainer, a TV drama or film
+    r"|(?:看|刷)(?:了|到)(?:个|一个|一条|一篇)?(?:视频|帖子|新闻)|视频里|帖子里|有人发帖|纪录片|普法|(?:知乎|微博)上(?:看到|说|有人)"
+    r"|(?:律师|专家)(?:在[^，。]{0,6})?(?:说|讲)|案子里|电视剧|剧里|警匪片|小说里|听(?!得|到|清|好|着)[^，。我你]{1,8}说"
+)
+# "催收(员/的/公司)" named as a third party: the speaker is not the collector talking about "us"
+_THIRD_PARTY_COLLECTOR = re.compile(r"(?<!我们)(?<!我们的)(?:催收|吹收|催手)(?:员|的人?|公司)?(?!费|部|组|团队|专员)")
+# a third person harmed (他/她/借款人/我朋友…), not "you"
+_THIRD_VICTIM = re.compile(
+    r"(?:借款人|他|她|他们|我(?:同事|邻居|朋友|表姐|表哥|姐|哥|室友|同学)|[姐哥]说她|朋友)"
+    r"(?:的[^，。]{0,4})?(?:被|收到|借了)|被(?:催收|吹收|催手)|(?:让|把|给|逼)(?:他|她|借款人)"
+)
+# a lawful notice: the conduct named as unlawful, or the listener told what to do if someone does it
+# ("如果有人给您的亲友发您的欠款信息，那是违规行为，您可以报警")
+_HYPOTHETICAL_OTHER = re.compile(
+    r"(?:如果|假如|要是|万一|若)(?:有人|有催收|您遇到|你遇到|您收到|你收到|有自称|有人用|遇到)"
+)
+_UNLAWFUL_NAMED = re.compile(
+    r"(?:那|这)(?:就|都|也)?(?:是|属于)[^，。]{0,4}(?:违法|违规)|(?:就是|都是|属于)违规催收|是违法催收|(?:可以|请|要|立即|马上)(?:先|立即)?报警"
+    r"|拨打110|去派出所报案|必要时报警|可以投诉|一定是假冒|那不是我们的要求|请您拒绝|不算违法|就不对了"
+    r"|构成[^，。]{0,10}罪|侵犯[^，。]{0,6}(?:权|信息)|要警惕|谨防"
 )
 
 
 def retelling(sentence: str) -> bool:
-    """The sentence retells news or someone else's case ("新闻说有个催收公司因为爆通讯录被判了"),
-    and no deed is aimed at "you" in it."""
-    return bool(_RETELLING.search(sentence)) and not _SECOND_VICTIM.search(sentence)
+    """The sentence retells news or someone else's case ("新闻说有个催收公司因为爆通讯录被判了",
+    "我同事说催收打电话让他去别的平台借钱") or is a lawful notice ("如果有人要P您照片，那是违法的，
+    您可以报警"), and no deed is aimed at "you" in it — unless the source is explicit (a video, a lawyer,
+    news) and a third-party collector is named, where "你" is the generic one ("律师说催收让你找亲戚借钱")."""
+    if _HYPOTHETICAL_OTHER.search(sentence) and _UNLAWFUL_NAMED.search(sentence):
+        return True
+    cue = _RETELLING.search(sentence)
+    third = _THIRD_VICTIM.search(sentence)
+    if not (cue or third):
+        return False
+    if not _SECOND_VICTIM.search(sentence):
+        return bool(cue) or bool(third and _THIRD_PARTY_COLLECTOR.search(sentence))
+    return bool(cue and (_UNLAWFUL_NAMED.search(sentence)
+                         or (_THIRD_PARTY_COLLECTOR.search(sentence) and (third or _SOURCE_SAID.search(sentence)))))
+
+
+# an explicit source that "said" it: 律师说 / 视频里讲 / 新闻说
+_SOURCE_SAID = re.compile(r"(?:新闻|报道|视频|帖子|纪录片|律师|普法)[^，。你]{0,6}(?:说|讲|里)")
 
 
 def clause_bounds(sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -109,7 +150,7 @@ def negated(sentence: str, start: int, end: int, window: int = 8) -> bool:
             continue
         if not _CONSEQUENCE.search(prefix[cue.end() :]):
             return True
-    return bool(_NEG_AFTER.search(sentence[end:clause_end]))
+    return bool(_NEG_AFTER.search(sentence[end:clause_end]) or _NEG_AFTER_CLAUSE.search(sentence[end:]))
 
 
 def is_question(sentence: str, start: int, end: int) -> bool:
