@@ -29,7 +29,7 @@ ProgressFn = Callable[[float], None]
 @dataclass(frozen=True)
 class TranscribeConfig:
     options: DecodeOptions = DecodeOptions()
-    block_seconds: float = 300.0  # blocks are decoded in parallel; the cuts never depend on the worker count
+    block_seconds: float = 60.0  # blocks are decoded in parallel; the cuts never depend on the worker count
     cut_search_seconds: float = 20.0
     # "auto": transcribe stereo channels separately when they carry different content.
     channel_mode: str = "auto"  # auto | mix | split

@@ -37,7 +37,7 @@ class DecodeOptions:
     # The previous window's text as the prompt: without it Whisper ended a window after one short
     # sentence and skipped the rest (long calls, BENCHMARKS.md); loops are reset by faster-whisper's
     # prompt_reset_on_temperature and removed by the clean-up.
-    condition_on_previous_text: bool = False
+    condition_on_previous_text: bool = True
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
@@ -48,7 +48,7 @@ class DecodeOptions:
     encoder_min_seconds: float = 15.0
     # Speech (VAD) that no decoded word covers is decoded again on its own: Whisper sometimes
     # ends a window after one short sentence and skips the rest of it (BENCHMARKS.md). faster-whisper only.
-    fill_gaps: bool = False
+    fill_gaps: bool = True
 
 
 @dataclass
