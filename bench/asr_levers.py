@@ -54,6 +54,7 @@ LONG_LEVERS: dict[str, tuple[DecodeOptions, float] | str] = {
     "+ retry uncovered speech (fill_gaps)": (replace(BEFORE, fill_gaps=True), 300.0),
     "default (configs/default.yaml)": (DecodeOptions(), BLOCK),
     "default, 300 s blocks": (DecodeOptions(), 300.0),
+    "default, 120 s blocks": (DecodeOptions(), 120.0),
     "default, 30 s blocks": (DecodeOptions(), 30.0),
     "default, no gap retry": (replace(DecodeOptions(), fill_gaps=False), BLOCK),
     "default, no previous text": (replace(DecodeOptions(), condition_on_previous_text=False), BLOCK),

@@ -34,10 +34,9 @@ class DecodeOptions:
     vad_speech_pad_ms: int = 1000  # a 0.4 s pad clipped word edges on short clips (BENCHMARKS.md)
     word_timestamps: bool = True
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    # The previous window's text as the prompt: without it Whisper ended a window after one short
-    # sentence and skipped the rest (long calls, BENCHMARKS.md); loops are reset by faster-whisper's
-    # prompt_reset_on_temperature and removed by the clean-up.
-    condition_on_previous_text: bool = True
+    # Off: on the long calls the previous window's text as prompt was worse with the gap retry below
+    # (CER 0.158 vs 0.153) and slower; it also lets a loop spread (BENCHMARKS.md).
+    condition_on_previous_text: bool = False
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
@@ -46,8 +45,9 @@ class DecodeOptions:
     # up to 3x faster on short clips at equal CER (BENCHMARKS.md). faster-whisper only.
     encoder_pad_seconds: float = 5.0
     encoder_min_seconds: float = 15.0
-    # Speech (VAD) that no decoded word covers is decoded again on its own: Whisper sometimes
-    # ends a window after one short sentence and skips the rest of it (BENCHMARKS.md). faster-whisper only.
+    # Speech (VAD) that no decoded word covers is decoded again on its own: Whisper sometimes ends a
+    # window after one short sentence and skips the rest of it; long calls CER 0.188 -> 0.153
+    # (BENCHMARKS.md). faster-whisper only.
     fill_gaps: bool = True
 
 
