@@ -209,10 +209,12 @@ def contacts_reached(store: Any, input_dir: Path | None = None, *, call_ids: set
 
 
 def to_markdown(rows: list[ContactReached]) -> str:
-    """The table as Markdown (the case summary and the evidence pack's 证据目录 use it)."""
+    """The table as Markdown (the case summary and the evidence pack's 证据目录 use it), categories in Chinese."""
+    from pipeline.render.categories import category_label
+
     lines = ["| 接收人 | 关系 | 通话 | 消息 | 截图 | 对方号码 | 最早 | 最晚 | 标记类别 |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        categories = "、".join(f"{c}×{n}" for c, n in r.categories.items()) or "—"
+        categories = "、".join(f"{category_label(c)}×{n}" for c, n in r.categories.items()) or "—"
         lines.append(f"| {r.person} | {r.relation or '—'} | {r.calls} | {r.messages} | {r.screenshots} | "
                      f"{'、'.join(r.numbers) or '—'} | {r.first or '—'} | {r.last or '—'} | {categories} |")
     return "\n".join(lines) + "\n"

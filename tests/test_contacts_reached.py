@@ -92,4 +92,5 @@ def test_contacts_reached_table(tmp_path: Path) -> None:
 
     table = to_markdown(rows)
     assert table.splitlines()[0].startswith("| 接收人 | 关系 |") and "| 同事王某 | 同事 | 1 | 1 |" in table
+    assert "爆通讯录" in table and "CONTACTS_BLAST" not in table  # category names in Chinese, as in every table
     assert rows[0].to_dict()["is_borrower"] is True
