@@ -46,18 +46,18 @@ LEVERS = {
 }
 
 BEFORE = replace(DecodeOptions(), condition_on_previous_text=False, fill_gaps=False)  # the default until issue 18
+PREVIOUS = replace(DecodeOptions(), condition_on_previous_text=True)
 BLOCK = TranscribeConfig().block_seconds
 LONG_LEVERS: dict[str, tuple[DecodeOptions, float] | str] = {
     "before: no previous text, no gap retry, 300 s blocks": (BEFORE, 300.0),
     "before, 60 s blocks": (BEFORE, 60.0),
-    "+ previous text as prompt (condition_on_previous_text)": (replace(BEFORE, condition_on_previous_text=True), 300.0),
-    "+ retry uncovered speech (fill_gaps)": (replace(BEFORE, fill_gaps=True), 300.0),
+    "previous text as prompt, no gap retry, 60 s blocks": (replace(PREVIOUS, fill_gaps=False), 60.0),
+    "previous text + gap retry, 60 s blocks": (PREVIOUS, 60.0),
+    "previous text + gap retry, 120 s blocks": (PREVIOUS, 120.0),
+    "previous text + gap retry, 300 s blocks": (PREVIOUS, 300.0),
     "default (configs/default.yaml)": (DecodeOptions(), BLOCK),
-    "default, 300 s blocks": (DecodeOptions(), 300.0),
     "default, 120 s blocks": (DecodeOptions(), 120.0),
-    "default, 30 s blocks": (DecodeOptions(), 30.0),
-    "default, no gap retry": (replace(DecodeOptions(), fill_gaps=False), BLOCK),
-    "default, no previous text": (replace(DecodeOptions(), condition_on_previous_text=False), BLOCK),
+    "default, 300 s blocks": (DecodeOptions(), 300.0),
     "default, beam 1": (replace(DecodeOptions(), beam_size=1), BLOCK),
     "default, beam 3": (replace(DecodeOptions(), beam_size=3), BLOCK),
     "default, full 30 s encoder window": (replace(DecodeOptions(), encoder_min_seconds=30.0), BLOCK),
