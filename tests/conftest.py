@@ -10,7 +10,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import pipeline  # noqa: F401, I001  (first: pins CPU code paths and the OpenMP wait before numpy/CTranslate2/torch load)
+import pipeline  # noqa: F401  (first: pins CPU code paths and the OpenMP wait before numpy/CTranslate2/torch load)
+
+# isort: split
 
 import audio_fixtures  # tests/ is on sys.path: pytest's default (prepend) import mode puts it there
 import pytest
