@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.detect.gates import retelling
 from pipeline.detect.units import SENTENCE_END
-from pipeline.rules.flag import Flag, merge_flags
+from pipeline.rules.flag import Flag, flag_segments_with, merge_flags
 
 if TYPE_CHECKING:
     from pipeline.detect.model_tier import ModelTier
@@ -77,14 +77,7 @@ class Detector:
     def flag_segments(self, segments: list[Segment]) -> list[Flag]:
         """Flags of transcript segments, each with segment index, start/end seconds, speaker and role."""
         self.prepare([s.text for s in segments])
-        out: list[Flag] = []
-        for segment in segments:
-            for flag in self.flag_text(segment.text, role=segment.role):
-                flag.segment_index = segment.index
-                flag.start_s, flag.end_s = segment.time_of_span(flag.start, flag.end)
-                flag.speaker = segment.speaker
-                out.append(flag)
-        return out
+        return flag_segments_with(self.flag_text, segments)
 
 
 def _passed_retelling(flag: Flag) -> Flag:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.rules import gates
-from pipeline.rules.flag import SPEAKER_UNCONFIRMED_ZH, Flag, merge_flags
+from pipeline.rules.flag import SPEAKER_UNCONFIRMED_ZH, Flag, flag_segments_with, merge_flags
 from pipeline.rules.fuzzy import NEAR, FuzzyMark, FuzzyNormalizer
 from pipeline.rules.matcher import Hit, RuleMatcher
 from pipeline.rules.pack import Category, Rule, RulePack
@@ -93,14 +93,7 @@ class RuleEngine:
 
     def flag_segments(self, segments: list[Segment]) -> list[Flag]:
         """Flags of transcript segments, each with segment index, start/end seconds, speaker and role."""
-        out: list[Flag] = []
-        for segment in segments:
-            for flag in self.flag_text(segment.text, role=segment.role):
-                flag.segment_index = segment.index
-                flag.start_s, flag.end_s = segment.time_of_span(flag.start, flag.end)
-                flag.speaker = segment.speaker
-                out.append(flag)
-        return out
+        return flag_segments_with(self.flag_text, segments)
 
     def _judge(self, hit: Hit, text: str, shadow: str, marks: list[FuzzyMark], role: str | None) -> Flag | None:
         compiled = self._compiled[hit.rule_index]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.transcript import Segment
 
 SPEAKER_UNCONFIRMED_ZH = "说话人未确认"
 
@@ -53,6 +57,19 @@ class Flag:
             "category": self.category, "rule": self.rule, "start": self.start, "end": self.end,
             "match": self.match, "severity": self.severity, "score": self.score,
         }
+
+
+def flag_segments_with(flag_text: Callable[..., list[Flag]], segments: Iterable[Segment]) -> list[Flag]:
+    """Flags of transcript segments from a ``flag_text(text, role=...)``, each given its segment index,
+    start/end seconds and speaker (shared by the rule engine and the two-tier detector)."""
+    out: list[Flag] = []
+    for segment in segments:
+        for flag in flag_text(segment.text, role=segment.role):
+            flag.segment_index = segment.index
+            flag.start_s, flag.end_s = segment.time_of_span(flag.start, flag.end)
+            flag.speaker = segment.speaker
+            out.append(flag)
+    return out
 
 
 def merge_flags(flags: list[Flag], text: str) -> list[Flag]:
