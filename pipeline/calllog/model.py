@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipeline.messages.model import Problem
+
 # Android CallLog.Calls types, as SMS Backup & Restore writes them, and the words of the other sources
 TYPES = ("incoming", "outgoing", "missed", "voicemail", "rejected", "blocked", "unknown")
 UNANSWERED = frozenset({"missed", "voicemail", "rejected", "blocked"})
@@ -63,21 +65,9 @@ class LogEntry:
         return data
 
 
-@dataclass
-class LogProblem:
-    """A row that could not be read (the other rows are kept), or a file-level warning (``skipped`` 0)."""
-
-    line: int | None
-    reason_zh: str
-    reason_en: str
-    skipped: int = 1
-
-    def __str__(self) -> str:
-        where = f"第 {self.line} 行: " if self.line else ""
-        return f"{where}{self.reason_zh} ({self.reason_en})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# A row that could not be read (the other rows are kept), or a file-level warning (``skipped`` 0):
+# the same record message imports report.
+LogProblem = Problem
 
 
 @dataclass

@@ -75,6 +75,9 @@ class Problem:
         where = f"第 {self.line} 行: " if self.line else ""
         return f"{where}{self.reason_zh} ({self.reason_en})"
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 @dataclass
 class ParsedFile:
