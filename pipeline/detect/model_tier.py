@@ -9,6 +9,7 @@ name, version and hash, score and threshold, and the nearest labelled corpus sen
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from pipeline.rules.flag import SPEAKER_UNCONFIRMED_ZH, Flag
 from pipeline.rules.pack import Category
 
 NEIGHBOURS = 3
+_SCORED_MAX = 20_000  # unit texts whose features and probabilities are kept (an LRU)
 _CLAUSE_GATES = ["negation", "question", "quotation", "perspective"]
 
 
@@ -51,21 +53,41 @@ class ModelTier:
         self.example_labels = [label for s in self.examples for label in s.labels]
         self.example_files = [s.path.name for s in self.examples for _ in s.texts]
         self.example_emb = _unit_norm(features(encoders, texts)) if texts else None
+        self._scored: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._model_info = {"name": self.rule_id, "version": str(artifact.meta["version"]), "sha256": artifact.sha256,
                             "encoders": [e.spec.info() for e in encoders]}
 
     # ------------------------------------------------------------ scoring
 
     def prepare(self, texts: Sequence[str]) -> None:
-        """Embed every unit of ``texts`` in one batch (later ``flag_text`` calls hit the cache)."""
-        units = [u.text for t in texts for u in split_units(t)]
+        """Score every unit of ``texts`` in one batch (later ``flag_text`` calls find them scored)."""
+        units = list(dict.fromkeys(u.text for t in texts for u in split_units(t)))
         if units:
-            features(self.encoders, units)
+            self.score(units)
 
     def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(features, calibrated probabilities) for unit texts."""
-        x = features(self.encoders, texts)
-        return x, self.artifact.probabilities(x, list(texts))
+        """(features, calibrated probabilities) for unit texts; texts scored before come from the LRU."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._scored))
+        if missing:
+            x = features(self.encoders, missing)
+            probs = self.artifact.probabilities(x, missing)
+            for text, row, p in zip(missing, x, probs, strict=True):
+                self._scored[text] = (row, p)
+            while len(self._scored) > _SCORED_MAX:
+                self._scored.popitem(last=False)
+        rows, probs = [], []
+        for text in texts:
+            hit = self._scored.get(text)
+            if hit is None:  # evicted by a batch larger than the LRU
+                x = features(self.encoders, [text])
+                hit = (x[0], self.artifact.probabilities(x, [text])[0])
+            else:
+                self._scored.move_to_end(text)
+            rows.append(hit[0])
+            probs.append(hit[1])
+        width = sum(e.spec.dim for e in self.encoders)
+        return (np.vstack(rows) if rows else np.zeros((0, width), np.float32),
+                np.vstack(probs) if probs else np.zeros((0, len(self.codes)), np.float32))
 
     def _neighbours(self, row: np.ndarray) -> list[dict[str, Any]]:
         sims = self.bank @ (row / max(float(np.linalg.norm(row)), 1e-9))

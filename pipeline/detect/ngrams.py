@@ -44,7 +44,10 @@ def gram_ids(text: str, buckets: int) -> np.ndarray:
     pinyin = [readings.get(ch, ch) for ch in text]
     grams = [text[i : i + n] for n in (1, 2, 3) for i in range(len(text) - n + 1)]
     grams += ["|".join(pinyin[i : i + n]) for n in (2, 3) for i in range(len(pinyin) - n + 1)]
-    return np.fromiter((zlib.crc32(g.encode()) % buckets for g in grams), dtype=np.int64) if grams else np.zeros(1, np.int64)
+    if not grams:
+        return np.zeros(1, np.int64)
+    crc = zlib.crc32
+    return np.array([crc(g.encode()) for g in grams], dtype=np.int64) % buckets
 
 
 def bag_features(texts: list[str], table: np.ndarray) -> np.ndarray:
