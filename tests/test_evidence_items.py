@@ -310,7 +310,8 @@ def test_a_correction_shows_human_check_and_local_time_not_a_login(pack: Pack) -
 def test_law_is_cited_as_in_force_on_the_date_of_the_conduct(pack: Pack) -> None:
     assert citable_bases(["PSL-42"], date(2024, 1, 15)) == ["PSL-42"]
     assert citable_bases(["PSL-42"], date(2026, 3, 1)) == ["PSL-2025-50"]
-    assert basis_citation("PSL-2025-50").endswith("（待核实）")
+    assert basis_citation("PSL-2025-50").startswith("治安管理处罚法（2025修订）第50条")  # text read: status V
+    assert citable_bases(["PSL-51"], date(2026, 1, 1)) == ["PSL-2025-62"]
     assert citable_bases(["CBA-2026"], date(2024, 1, 15)) == []  # not yet issued: not cited
     assert set(citable_bases(["PSL-42"], None)) == {"PSL-42", "PSL-2025-50"}
     for name in DRAFTS:  # the demo calls are from January 2024: the 2012 law, never the 2025 revision

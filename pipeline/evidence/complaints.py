@@ -27,7 +27,7 @@ from pipeline.evidence.call_files import transcript_path
 from pipeline.evidence.channels import CHANNEL_DRAFTS, call_log_context
 from pipeline.evidence.facts import facts_only
 from pipeline.evidence.items import EvidenceItem, is_borrower_label, sentence_bounds, speaker_label
-from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day
+from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day, law_citations
 from pipeline.evidence.message_files import message_path
 from pipeline.evidence.redact import Redactor
 from pipeline.evidence.select import PackCase, PackFlag
@@ -357,6 +357,7 @@ def complaint_context(case: PackCase, options: Mapping[str, Any]) -> dict[str, A
                           for f in case.message_files],
         "contacts": _contacts(case),
         "legal_bases": [{"id": b, "citation": basis_citation(b)} for b in cited],
+        "law": law_citations(),
         "has": {code: code in counts for code in CATEGORIES},
         "totals": {"flags": len(rows), "sentences": len(items), "text": count_text(len(rows), len(items)),
                    "pending_items": len(pending_items)},

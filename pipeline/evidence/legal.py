@@ -11,11 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from pipeline.render.legal_bases import CITABLE, BasisVersion, basis_status, in_force, version_by_id
+from pipeline.render.legal_bases import (
+    CITABLE,
+    BasisVersion,
+    basis_status,
+    in_force,
+    load_bases,
+    version_by_id,
+)
 
 BASIS_STATUS: dict[str, str] = basis_status()
 
-__all__ = ["BASIS_STATUS", "CITABLE", "basis_citation", "citable_bases", "conduct_day", "is_citable"]
+__all__ = ["BASIS_STATUS", "CITABLE", "basis_citation", "citable_bases", "conduct_day", "is_citable",
+           "law_citations"]
 
 
 def is_citable(basis_id: str) -> bool:
@@ -55,3 +63,11 @@ def basis_citation(version_id: str) -> str:
     article of a revised law ends with '（待核实）'."""
     version = version_by_id(version_id)
     return version.cited if version else version_id
+
+
+def law_citations() -> dict[str, str]:
+    """Every version id -> its citation as pack text shows it ('（待核实）' after an unverified one).
+
+    For the articles a draft names itself rather than through a flag (the 行为保全 and remedy
+    articles of a court filing): they apply to the filing, not to the date of the conduct."""
+    return {version.id: version.cited for known in load_bases().values() for version in known}
