@@ -8,7 +8,9 @@
 Every line is read as the collector's speech (as `flag-text` does). A positive line is caught when a
 flag of one of its gold categories fires; line precision = caught lines / flagged lines (a positive
 line flagged only with wrong categories counts against it); "negatives flagged" = share of NEG lines
-with any flag. The blind set (data/detect/blind/blind.tsv) is only read here, to report: nothing in
+with any conduct flag (severity ≥ 2: a severity-1 note on a true statement such as 逾期会上报征信 is not a
+flag; flag-text lists it under "notes"). The dev set (data/detect/dev/dev.tsv) is the tuning set:
+thresholds and the tier combination may be chosen on it, so its figures are optimistic. The blind set (data/detect/blind/blind.tsv) is only read here, to report: nothing in
 training or thresholds looks at it. COLD test: non-offensive rows flagged INSULT/OBSCENE (insult FPR)
 and with any flag.
 """
@@ -32,9 +34,11 @@ from common import CALLS_DEV, ROOT, SHARED, peak_rss_mb
 from pipeline.detect import load_detector
 
 BLIND = ROOT / "data" / "detect" / "blind" / "blind.tsv"
+DEV = ROOT / "data" / "detect" / "dev" / "dev.tsv"
 TESTSET = SHARED / "detect_dev" / "testset.tsv"
 COLD_TEST = SHARED / "text_zh" / "COLD" / "test.csv"
 MODES = ("rules", "model", "both")
+CONDUCT = 2  # a line counts as flagged by a conduct flag; severity-1 notes (a true 上报征信) are not flags (flag-text)
 
 
 @dataclass
@@ -87,7 +91,7 @@ def evaluate(detector, rows: list[Row]) -> Result:  # type: ignore[no-untyped-de
     detector.prepare([r.text for r in rows])
     res = Result()
     for r in rows:
-        cats = {f.category for f in detector.flag_text(r.text, role="collector")}
+        cats = {f.category for f in detector.flag_text(r.text, role="collector") if f.severity >= CONDUCT}
         res.lines += 1
         group = res.per_group[r.group]
         group[1] += 1
@@ -131,7 +135,7 @@ def insult_fpr(detector, rows: list[Row]) -> str:  # type: ignore[no-untyped-def
     detector.prepare([r.text for r in rows])
     insult = anyflag = 0
     for r in rows:
-        cats = {f.category for f in detector.flag_text(r.text, role="collector")}
+        cats = {f.category for f in detector.flag_text(r.text, role="collector") if f.severity >= CONDUCT}
         insult += bool(cats & {"INSULT", "OBSCENE"})
         anyflag += bool(cats)
     n = max(len(rows), 1)
@@ -185,7 +189,7 @@ def e2e_calls(case: Path | None, modes: list[str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", default="blind,testset,cold")
+    ap.add_argument("--sets", default="dev,blind,testset,cold")
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--cold-limit", type=int, default=1000, help="COLD test non-offensive rows (0 = all)")
     ap.add_argument("--calls", action="store_true", help="also e2e flag recall on calls_dev (runs the pipeline)")
@@ -210,6 +214,8 @@ def main() -> None:
           f"→ {peak_rss_mb():.0f} MB (model)")
 
     data = {}
+    if "dev" in sets and DEV.is_file():
+        data["dev"] = read_tsv(DEV, "labels", "register")
     if "blind" in sets and BLIND.is_file():
         data["blind"] = read_tsv(BLIND, "labels", "register")
     if "testset" in sets:

@@ -204,6 +204,19 @@ def test_flag_text_cli_detect_modes():
     assert {f["category"] for f in out["both"][0]["flags"]} == {"CONTACTS_BLAST"}
 
 
+def test_flag_text_puts_severity_one_notes_apart():
+    """A true statement (逾期会上报征信) is a severity-1 note, not a conduct flag, unless --min-severity 1."""
+    from pipeline.commands.rules_cmd import flag_text_command
+
+    text = "逾期会上报征信，请您按时还款\n"
+    default = json.loads(CliRunner().invoke(flag_text_command, ["--detect", "rules", "-"], input=text).output)
+    assert default["flags"] == []
+    assert [(n["rule"], n["severity"]) for n in default["notes"]] == [("legal.credit_true", 1)]
+    listed = json.loads(CliRunner().invoke(flag_text_command, ["--detect", "rules", "--min-severity", "1", "-"],
+                                           input=text).output)
+    assert [f["rule"] for f in listed["flags"]] == ["legal.credit_true"] and "notes" not in listed
+
+
 def test_examples_need_the_model_tier(tmp_path):
     from pipeline.commands.rules_cmd import flag_text_command
 

@@ -148,8 +148,9 @@ def _open_input(file: str) -> TextIO:
 @click.option("--role", type=click.Choice(ROLE_CHOICES), default="collector", show_default=True,
               help="Who speaks every line (default: the collector).")
 @click.option("--explain", is_flag=True, help="Print full flags (legal basis, explanation) instead of the short form.")
-@click.option("--min-severity", type=click.IntRange(1, 3), default=1, show_default=True,
-              help="Leave out flags below this severity (2 drops true-but-stern statements such as 上报征信).")
+@click.option("--min-severity", type=click.IntRange(1, 3), default=2, show_default=True,
+              help="Flags below this severity (severity-1 notes on true statements such as 上报征信) go under "
+                   "\"notes\" instead of \"flags\"; 1 lists them as flags.")
 def flag_text_command(file: str, extra_packs: tuple[Path, ...], role: str, explain: bool, min_severity: int,
                       detect: str, examples: tuple[Path, ...]) -> None:
     """Flag each line of FILE (or stdin): one JSON object per line (逐行标记文本)."""
@@ -162,9 +163,12 @@ def flag_text_command(file: str, extra_packs: tuple[Path, ...], role: str, expla
         for first, batch in _batches(source, BATCH_LINES):
             engine.prepare(batch)  # the model tier embeds a batch at once
             for number, text in enumerate(batch, start=first):
-                flags = [f for f in engine.flag_text(text, role=who) if f.severity >= min_severity]
-                record = {"line": number, "text": text,
-                          "flags": [f.to_dict() if explain else f.compact() for f in flags]}
+                found = [f.to_dict() if explain else f.compact() for f in engine.flag_text(text, role=who)]
+                record: dict[str, object] = {"line": number, "text": text,
+                                             "flags": [f for f in found if f["severity"] >= min_severity]}
+                notes = [f for f in found if f["severity"] < min_severity]
+                if notes:
+                    record["notes"] = notes
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
     except UnicodeDecodeError:
         _fail(console, InputError(file, "不是 UTF-8 文本", "input is not UTF-8 text"), 1)
