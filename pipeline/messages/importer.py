@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ from pipeline.calls import canonical_number
 from pipeline.contacts_reached import person_from_path
 from pipeline.discover import SYSTEM_DIRS, _hidden
 from pipeline.errors import InputError
+from pipeline.messages.android_backup import looks_like_android_backup, parse_android_backup
 from pipeline.messages.annotated import sync_annotated_copy
 from pipeline.messages.chat_text import detect_shape, parse_chat_text
+from pipeline.messages.memotrace_html import looks_like_memotrace_html, parse_memotrace_html
 from pipeline.messages.model import ParsedFile
 from pipeline.messages.ocr import (
     ScreenshotReader,
@@ -34,11 +37,24 @@ from pipeline.messages.ocr import (
 )
 from pipeline.messages.owner import describe as describe_owner_source
 from pipeline.messages.owner import owner_from_private_chats
+from pipeline.messages.qq_exporter import (
+    looks_like_qce_json,
+    looks_like_qce_text,
+    parse_qce_json,
+    parse_qce_text,
+)
 from pipeline.messages.qq_mht import looks_like_qq_mht, parse_qq_mht
 from pipeline.messages.sms_csv import is_sms_header, parse_sms_csv, read_text
 from pipeline.messages.sms_db import SQLITE_MAGIC, parse_sms_db, sms_db_kind
 from pipeline.messages.sms_xml import looks_like_sms_xml, parse_sms_xml
 from pipeline.messages.times import parse_datetime
+from pipeline.messages.vmsg import looks_like_vmsg, parse_vmsg
+from pipeline.messages.wechat_exporter import (
+    looks_like_wechat_exporter_html,
+    looks_like_wechat_exporter_text,
+    parse_wechat_exporter_html,
+    parse_wechat_exporter_text,
+)
 from pipeline.msgrules import MessageRuleOptions, flag_message_text, message_log_flags
 from pipeline.rules import RuleEngine
 
@@ -50,11 +66,15 @@ _OVERRIDE_COLUMNS = {
     "contact_name": ("contact_name", "联系人", "对方"), "time": ("time", "截图时间", "时间"), "note": ("note", "备注"),
 }
 _TEXT_SUFFIXES = {".txt", ".csv", ".xml"}
+_HTML_SUFFIXES = {".html", ".htm"}
+_VMSG_SUFFIXES = {".vmsg", ".vmg"}
+_HTML_SCAN = 1024 * 1024  # 留痕 pages carry ~40 KB of CSS before their data
 _DB_SUFFIXES = {".db", ".sqlite", ".sqlitedb", ".sqlite3"}
 
 
 def unsupported_export(path: Path, head: bytes) -> tuple[str, str] | None:
-    """(Chinese, English) reason for a chat export of an app callproof does not read (Telegram), else None."""
+    """(Chinese, English) reason for an export callproof does not read (Telegram, Signal and WhatsApp backups,
+    QQChatExporter HTML), else None."""
     suffix = path.suffix.lower()
     telegram = (suffix == ".json" and b'"messages"' in head and (b'"personal_chat"' in head or b'"chats"' in head
                 or b'"private_supergroup"' in head or b'"private_group"' in head or b'"saved_messages"' in head)) or \
@@ -62,14 +82,22 @@ def unsupported_export(path: Path, head: bytes) -> tuple[str, str] | None:
     if telegram:
         return ("Telegram 导出的聊天记录暂不支持；请改用截图，或整理成“[2024-01-15 22:31:05] 张三：内容”格式的 TXT",
                 "a Telegram export: not supported")
-    if head.startswith(b"MIUI BAK"):
-        return ("小米（MIUI）备份 .bak 文件暂不能直接读取；请在手机上用“SMS Backup & Restore”导出短信 XML，或用小米助手导出 CSV",
-                "a MIUI backup (.bak): not readable, export the SMS as XML or CSV")
+    name = path.name.lower()
+    if re.fullmatch(r"signal-\d{4}(?:-\d{2}){5}(?:-\d+)?\.backup", name):
+        return ("Signal 的备份文件（.backup）是加密的，暂不支持；请改用聊天截图",
+                "a Signal backup (encrypted): not supported")
+    if re.fullmatch(r"msgstore.*\.db\.crypt\d+", name) or name.endswith((".db.crypt12", ".db.crypt14", ".db.crypt15")):
+        return ("WhatsApp 的加密备份（msgstore.db.cryptNN）暂不支持；请在 WhatsApp 里逐个聊天“导出聊天”后改用截图，"
+                "或整理成“[2024-01-15 22:31:05] 张三：内容”格式的 TXT", "a WhatsApp encrypted backup: not supported")
+    if suffix in _HTML_SUFFIXES and (b"QQChatExporter" in head or "QQ聊天记录导出工具".encode() in head):
+        return ("QQChatExporter 的网页（HTML）导出暂不支持；请在 QQChatExporter 里改为导出 JSON 或 TXT 后导入",
+                "a QQChatExporter HTML export: export JSON or TXT instead")
     return None
 
 
 def detect_format(path: Path) -> str | None:
-    """sms_xml | sms_csv | sms_db | chat_text | qq_mht | screenshot | overrides (a per-file messages.csv) | None."""
+    """sms_xml | sms_csv | sms_db | chat_text | qq_mht | screenshot | overrides (a per-file messages.csv) | None,
+    or one of ``_PARSERS`` (QQChatExporter, WeChat export tools, vMessage, Android backups) | unsupported."""
     if not path.is_file():  # a FIFO or device would block or never end: never opened
         return None
     try:
@@ -81,20 +109,33 @@ def detect_format(path: Path) -> str | None:
         return "screenshot"
     if looks_like_sms_xml(head):
         return "sms_xml"
+    if looks_like_android_backup(head):
+        return "android_backup"
     if head.startswith(SQLITE_MAGIC) and sms_db_kind(path):
         return "sms_db"
     if path.suffix.lower() in _DB_SUFFIXES:  # not SQLite, or no SMS table: parsing says why
         return "sms_db"
     if path.suffix.lower() in (".mht", ".mhtml"):
         return "qq_mht" if looks_like_qq_mht(head) else None
+    suffix = path.suffix.lower()
+    if suffix == ".json" and looks_like_qce_json(head):
+        return "qce_json"
+    if suffix in _HTML_SUFFIXES and (html := _html_format(path)):
+        return html
     if unsupported_export(path, head):
         return "unsupported"
-    if path.suffix.lower() not in _TEXT_SUFFIXES:
+    if suffix not in _TEXT_SUFFIXES | _VMSG_SUFFIXES:
         return None
     try:
         text = read_text(path)
     except InputError:
         return None
+    if suffix in _VMSG_SUFFIXES or looks_like_vmsg(text):
+        return "vmsg"
+    if suffix == ".txt" and looks_like_qce_text(text):
+        return "qce_txt"
+    if suffix == ".txt" and looks_like_wechat_exporter_text(text):
+        return "wechat_exporter_txt"
     first = next(csv.reader(text.splitlines()[:1]), [])
     if is_sms_header(first):
         return "sms_csv"
@@ -104,6 +145,20 @@ def detect_format(path: Path) -> str | None:
         return "sms_csv"
     if path.suffix.lower() == ".txt" or detect_shape(text.splitlines()):
         return "chat_text"
+    return None
+
+
+def _html_format(path: Path) -> str | None:
+    """memotrace_html | wechat_exporter_html for a chat page those tools write, else None."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(_HTML_SCAN).decode("utf-8", "replace")
+    except OSError:
+        return None
+    if looks_like_memotrace_html(text):
+        return "memotrace_html"
+    if looks_like_wechat_exporter_html(text):
+        return "wechat_exporter_html"
     return None
 
 
@@ -159,6 +214,13 @@ def _override_for(path: Path, input_dir: Path | None, overrides: dict[str, dict[
     return overrides.get(path.name, {})
 
 
+_PARSERS = {  # the formats of issue 14's second round: (path, owner names) -> ParsedFile
+    "qce_json": parse_qce_json, "qce_txt": parse_qce_text, "memotrace_html": parse_memotrace_html,
+    "wechat_exporter_txt": parse_wechat_exporter_text, "wechat_exporter_html": parse_wechat_exporter_html,
+    "vmsg": lambda path, me: parse_vmsg(path), "android_backup": lambda path, me: parse_android_backup(path),
+}
+
+
 def parse_message_file(path: Path, *, me: tuple[str, ...] = (), reader: ScreenshotReader | None = None) -> ParsedFile:
     """Parse one file with the parser its content calls for; ``InputError`` for anything else."""
     kind = detect_format(path)
@@ -170,6 +232,8 @@ def parse_message_file(path: Path, *, me: tuple[str, ...] = (), reader: Screensh
         return parse_sms_db(path)
     if kind == "qq_mht":
         return parse_qq_mht(path, me=me)
+    if kind in _PARSERS:
+        return _PARSERS[kind](path, me)
     if kind == "unsupported" and (reason := unsupported_export(path, Path(path).read_bytes()[:4096])):
         raise InputError(path, *reason)
     if kind == "chat_text":
@@ -181,7 +245,7 @@ def parse_message_file(path: Path, *, me: tuple[str, ...] = (), reader: Screensh
         return parsed
     if kind == "screenshot":
         return parse_screenshot(path, reader)
-    raise InputError(path, "不是可识别的消息文件（短信备份 XML/CSV/数据库、聊天记录 TXT/MHT、截图 PNG/JPG/HEIC）",
+    raise InputError(path, "不是可识别的消息文件（短信备份 XML/CSV/数据库/vmsg、聊天记录 TXT/MHT/JSON/HTML、截图 PNG/JPG/HEIC）",
                      "not a recognised message file (SMS backup XML/CSV/database, chat export, screenshot image)")
 
 

@@ -13,7 +13,9 @@ from pipeline.display import console_text, printable
 
 STATUS_ZH = {"done": "完成", "reused": "已导入(未变)", "failed": "失败"}
 FORMAT_ZH = {"sms_xml": "短信备份XML", "sms_csv": "表格CSV", "chat_text": "聊天记录TXT", "screenshot": "截图",
-             "sms_db": "短信数据库", "qq_mht": "QQ网页导出MHT"}
+             "sms_db": "短信数据库", "qq_mht": "QQ网页导出MHT", "qce_json": "QQChatExporter JSON",
+             "qce_txt": "QQChatExporter TXT", "memotrace_html": "留痕网页HTML", "wechat_exporter_txt": "WechatExporter TXT",
+             "wechat_exporter_html": "WechatExporter 网页", "vmsg": "短信vmsg", "android_backup": "安卓/小米备份"}
 MAX_LINES_PER_FILE = 8
 
 

@@ -17,7 +17,11 @@ from pipeline.render.flag_view import FlagView, flag_runs
 
 KIND_LABELS = {"sms": "短信", "chat": "聊天记录", "screenshot": "截图"}
 FORMAT_LABELS = {"sms_xml": "短信备份（XML）", "sms_csv": "短信表格（CSV）", "chat_text": "聊天记录导出（TXT）",
-                 "screenshot": "截图", "sms_db": "短信数据库（SQLite）", "qq_mht": "QQ 聊天记录（MHT）"}
+                 "screenshot": "截图", "sms_db": "短信数据库（SQLite）", "qq_mht": "QQ 聊天记录（MHT）",
+                 "qce_json": "QQ 聊天记录（QQChatExporter JSON）", "qce_txt": "QQ 聊天记录（QQChatExporter TXT）",
+                 "memotrace_html": "微信聊天记录（留痕 HTML）", "wechat_exporter_txt": "微信聊天记录（WechatExporter TXT）",
+                 "wechat_exporter_html": "微信聊天记录（WechatExporter HTML）", "vmsg": "短信导出（vmsg）",
+                 "android_backup": "安卓/小米备份（.ab/.bak）"}
 DIRECTION_LABELS = {"received": "收到", "sent": "发出"}
 TIME_SOURCE_LABELS = {"epoch": "短信记录的时间戳", "export": "聊天记录导出的时间", "screenshot": "截图上显示的时间",
                       "user": "用户填写"}
