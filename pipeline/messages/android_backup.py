@@ -70,6 +70,8 @@ def _payload(path: Path, raw: bytes) -> tuple[bytes, bool, str]:
             data = decompressor.decompress(data, _MAX_TAR)
         except zlib.error as exc:
             raise _refuse(path, miui, "备份数据损坏，无法解压", f"corrupt compressed data ({exc})") from exc
+        if not decompressor.eof and len(data) < _MAX_TAR:
+            raise _refuse(path, miui, "备份数据不完整（文件被截断？），无法解压", "compressed data ends early (cut file?)")
     return data, miui, f"Android 备份 v{version.decode(errors='replace').strip()}"
 
 
