@@ -4,9 +4,10 @@ the collector threats planted in each (flagged by the real rule engine after a r
     python bench/eval_messages.py            # markdown table on stdout
     python bench/eval_messages.py --json     # the same figures as JSON
 
-The files are tests/message_format_fixtures.py: invented people and numbers in the shapes QQ,
-WeChat (PC copy, 留痕 CSV), SMS Backup & Restore, iMazing, PhoneView, iOS sms.db and Android /
-HarmonyOS-style SMS databases write. "Entries" counts everything the file holds (drafts, images,
+The files are tests/message_format_fixtures.py and tests/message_format_fixtures_cn.py: invented
+people and numbers in the shapes QQ, WeChat (PC copy, 留痕 CSV/HTML, WechatExporter TXT/HTML),
+QQChatExporter (JSON/TXT), SMS Backup & Restore, vMessage (.vmsg/.vmg), Android / MIUI backups,
+iMazing, PhoneView, iOS sms.db and Android / HarmonyOS-style SMS databases write. "Entries" counts everything the file holds (drafts, images,
 system notices too); "expected" those with text, which should be imported.
 """
 
@@ -24,6 +25,7 @@ from common import ROOT
 sys.path.insert(0, str(ROOT / "tests"))
 
 import message_format_fixtures as fixtures_module  # noqa: E402
+import message_format_fixtures_cn as fixtures_cn  # noqa: E402
 
 from pipeline.messages.importer import discover_messages, import_messages  # noqa: E402
 from pipeline.rules import load_engine  # noqa: E402
@@ -56,8 +58,8 @@ def main() -> None:
     args = parser.parse_args()
     rules = load_engine()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(fx, Path(tmp) / f"f{i}", rules)
-                for i, fx in enumerate(fixtures_module.fixtures(Path(tmp) / "build"))]
+        every = fixtures_module.fixtures(Path(tmp) / "build") + fixtures_cn.fixtures(Path(tmp) / "build_cn")
+        rows = [measure(fx, Path(tmp) / f"f{i}", rules) for i, fx in enumerate(every)]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return
