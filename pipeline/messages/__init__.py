@@ -6,7 +6,9 @@
     report = import_messages(store, discover_messages(input_dir), rules, input_dir)
 
 Modules: ``model`` (dataclasses), ``sms_xml`` / ``sms_csv`` / ``sms_db`` / ``chat_text`` /
-``qq_mht`` (parsers), ``owner`` (a group chat's owner from the private chats beside it), ``ocr``
+``qq_mht`` / ``qq_exporter`` (QQChatExporter JSON/TXT) / ``memotrace_html`` (留痕 HTML) /
+``wechat_exporter`` (WechatExporter TXT/HTML) / ``vmsg`` (vMessage SMS) / ``android_backup`` (.ab, MIUI .bak)
+(parsers), ``owner`` (a group chat's owner from the private chats beside it), ``ocr``
 (screenshots, offline RapidOCR) with ``layout`` (lines -> bubbles), ``times`` (time formats),
 ``importer`` (detection by content, messages.csv, into a case, outputs), ``summary`` (what run and
 add-messages print).

@@ -81,7 +81,8 @@ class Problem:
 
 @dataclass
 class ParsedFile:
-    """One input file after parsing. ``format``: sms_xml | sms_csv | sms_db | chat_text | qq_mht | screenshot.
+    """One input file after parsing. ``format``: sms_xml | sms_csv | sms_db | chat_text | qq_mht | screenshot |
+    qce_json | qce_txt | memotrace_html | wechat_exporter_txt | wechat_exporter_html | vmsg | android_backup.
 
     ``meta["notices"]``: how the file was read, for the user (e.g. which owner a group chat got).
     """
