@@ -143,10 +143,18 @@ def insult_fpr(detector, rows: list[Row]) -> str:  # type: ignore[no-untyped-def
 
 
 def speed(detector, texts: list[str]) -> str:  # type: ignore[no-untyped-def]
-    """flag-text's work on a batch of fresh sentences (empty embedding cache), and again (all cached)."""
+    """flag-text's work on a batch of fresh texts (empty caches), and again (all cached).
+
+    Reported per text and per sentence (the model tier's units: a text's sentences, long ones cut into
+    clauses or windows), since a COLD comment holds about two sentences and a call segment about one.
+    """
+    from pipeline.detect.units import split_units
+
     if detector.model is not None:
+        detector.model._scored.clear()
         for enc in detector.model.encoders:
             enc._cache.clear()
+    sentences = sum(len(split_units(t)) for t in texts)
     t0 = time.perf_counter()
     detector.prepare(texts)
     for t in texts:
@@ -156,8 +164,10 @@ def speed(detector, texts: list[str]) -> str:  # type: ignore[no-untyped-def]
     for t in texts:
         detector.flag_text(t)
     warm = time.perf_counter() - t0
-    return (f"{len(texts)} sentences: {len(texts) / cold:.0f} sentences/s (new sentences), "
-            f"{len(texts) / warm:.0f} sentences/s (repeated, cached); machine load {os.getloadavg()[0]:.1f}")
+    chars = sum(map(len, texts)) / max(len(texts), 1)
+    return (f"{len(texts)} texts ({chars:.0f} chars, {sentences / max(len(texts), 1):.2f} sentences each): "
+            f"{len(texts) / cold:.0f} texts/s = {sentences / cold:.0f} sentences/s new, "
+            f"{len(texts) / warm:.0f} texts/s repeated (cached); machine load {os.getloadavg()[0]:.1f}")
 
 
 def e2e_calls(case: Path | None, modes: list[str]) -> None:

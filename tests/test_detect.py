@@ -29,6 +29,8 @@ GATED = [
     ("他们说要去我单位闹", "quotation"),
     ("你们爆了我的通讯录", "perspective"),
     ("新闻说有个催收公司因为爆通讯录被判了", "retelling"),
+    ("经审理查明，被告人多次发送短信扬言要爆其通讯录", "retelling"),
+    ("报道提到，催收员常说的话包括“爆你通讯录”“上门找你”", "retelling"),
 ]
 
 
@@ -120,6 +122,33 @@ def test_both_merges_overlapping_rule_and_model_flags(both):
     blast = [f for f in flags if f.category == "CONTACTS_BLAST"]
     assert len(blast) == 1
     assert "contacts.blast" in blast[0].rules
+
+
+def test_judgment_cues_retell_only_without_you():
+    from pipeline.rules.gates import retelling
+
+    assert retelling("判决认定，被告人以散布裸照相威胁，构成敲诈勒索罪")
+    assert not retelling("你再不还，法院认定你是老赖")  # the collector's own threat, aimed at "you"
+
+
+def test_rule_veto_drops_rule_flags_the_model_sees_nothing_in(both, rules):
+    """In mode both, a rule's conduct flag goes where the model scores every category below rule_veto."""
+    text = "不还钱就冻结你所有银行卡"
+    assert any(f.rule.startswith("legal.") for f in rules.flag_text(text))
+    meta = both.model.artifact.meta
+    saved = meta.get("combine")
+    try:
+        meta["combine"] = {"rule_veto": 0.0}
+        assert any(not r.startswith("model.") for f in both.flag_text(text) for r in f.rules)
+        meta["combine"] = {"rule_veto": 1.01}  # above any probability: every rule flag over a scored unit goes
+        assert all(r.startswith("model.") for f in both.flag_text(text) for r in f.rules)
+        assert both.model.sees_nothing(text, 0, len(text), 1.01)
+        assert not both.model.sees_nothing("老赖", 0, 2, 1.01)  # too short for the model: never judged
+    finally:
+        if saved is None:
+            meta.pop("combine", None)
+        else:
+            meta["combine"] = saved
 
 
 def test_pack_info_records_model_and_encoder(both):

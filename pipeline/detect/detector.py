@@ -58,11 +58,21 @@ class Detector:
                             "examples": [s.info() for s in self.model.examples]}
         return out
 
+    @property
+    def rule_veto(self) -> float:
+        """In mode both: a rule's conduct flag is dropped where the model's highest probability is below this."""
+        if self.model is None or self.mode != "both":
+            return 0.0
+        return float(self.model.artifact.meta.get("combine", {}).get("rule_veto", 0.0))
+
     def flag_text(self, text: str, role: str | None = "collector") -> list[Flag]:
         flags: list[Flag] = []
         if self.mode != "model":
             flags += [_passed_retelling(f) for f in self.rule_engine.flag_text(text, role=role)
                       if not retelling(_sentence_at(text, f.start))]
+            veto = self.rule_veto
+            if veto > 0 and self.model is not None and flags:
+                flags = [f for f in flags if f.severity < 2 or not self.model.sees_nothing(text, f.start, f.end, veto)]
         if self.model is not None:
             flags += self.model.flag_text(text, role=role)
         if self.mode == "rules":

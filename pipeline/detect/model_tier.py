@@ -89,6 +89,17 @@ class ModelTier:
         return (np.vstack(rows) if rows else np.zeros((0, width), np.float32),
                 np.vstack(probs) if probs else np.zeros((0, len(self.codes)), np.float32))
 
+    def sees_nothing(self, text: str, start: int, end: int, below: float) -> bool:
+        """True when every unit overlapping ``text[start:end]`` scores below ``below`` in every category.
+
+        A span no unit covers (too short for the model) is never judged: False.
+        """
+        units = [u.text for u in split_units(text) if u.start < end and start < u.end]
+        if not units:
+            return False
+        _, probs = self.score(units)
+        return float(probs.max()) < below
+
     def _neighbours(self, row: np.ndarray) -> list[dict[str, Any]]:
         sims = self.bank @ (row / max(float(np.linalg.norm(row)), 1e-9))
         top = np.argsort(-sims)[:NEIGHBOURS]

@@ -86,6 +86,9 @@ _RETELLING = re.compile(
     r"|(?:看|刷)(?:了|到)(?:个|一个|一条|一篇)?(?:视频|帖子|新闻)|视频里|帖子里|有人发帖|纪录片|普法|(?:知乎|微博)上(?:看到|说|有人)"
     r"|(?:律师|专家)(?:在[^，。]{0,6})?(?:说|讲)|案子里|电视剧|剧里|警匪片|小说里|听(?!得|到|清|好|着)[^，。我你]{1,8}说"
 )
+# a judgment or indictment quoted (判决认定… / 经审理查明 / 被告人… / 公诉机关指控): retold when no "you" is in it
+_JUDGMENT = re.compile(r"(?:判决|法院|本院|法庭)(?:认定|查明)|经审理查明|被告人|公诉机关|(?:检察院|起诉书)指控")
+_YOU = re.compile(r"[你您]")
 # "催收(员/的/公司)" named as a third party: the speaker is not the collector talking about "us"
 _THIRD_PARTY_COLLECTOR = re.compile(r"(?<!我们)(?<!我们的)(?:催收|吹收|催手)(?:员|的人?|公司)?(?!费|部|组|团队|专员)")
 # a third person harmed (他/她/借款人/我朋友…), not "you"
@@ -112,6 +115,8 @@ def retelling(sentence: str) -> bool:
     news) and a third-party collector is named, where "你" is the generic one ("律师说催收让你找亲戚借钱")."""
     if _HYPOTHETICAL_OTHER.search(sentence) and _UNLAWFUL_NAMED.search(sentence):
         return True
+    if _JUDGMENT.search(sentence) and not _YOU.search(sentence):
+        return True
     cue = _RETELLING.search(sentence)
     third = _THIRD_VICTIM.search(sentence)
     if not (cue or third):
@@ -123,7 +128,7 @@ def retelling(sentence: str) -> bool:
 
 
 # an explicit source that "said" it: 律师说 / 视频里讲 / 新闻说
-_SOURCE_SAID = re.compile(r"(?:新闻|报道|视频|帖子|纪录片|律师|普法)[^，。你]{0,6}(?:说|讲|里)")
+_SOURCE_SAID = re.compile(r"(?:新闻|报道|视频|帖子|纪录片|律师|普法)[^，。你]{0,6}(?:说|讲|里|提到|称|指出|显示)")
 
 
 def clause_bounds(sentence: str, start: int, end: int) -> tuple[int, int]:

@@ -118,7 +118,8 @@ def test_flag_rejects_a_file_that_is_not_a_transcript(tmp_path: Path) -> None:
 
 def test_flag_text_min_severity_drops_true_statements() -> None:
     text = "逾期会上报征信\n不还钱就冻结你所有银行卡\n"
-    everything = [json.loads(line) for line in runner.invoke(main, ["flag-text"], input=text).stdout.splitlines()]
-    stern = [json.loads(line) for line in runner.invoke(main, ["flag-text", "--min-severity", "2"], input=text).stdout.splitlines()]
+    everything = [json.loads(line) for line in runner.invoke(main, ["flag-text", "--min-severity", "1"], input=text).stdout.splitlines()]
+    stern = [json.loads(line) for line in runner.invoke(main, ["flag-text"], input=text).stdout.splitlines()]
     assert everything[0]["flags"][0]["severity"] == 1 and stern[0]["flags"] == []
+    assert stern[0]["notes"][0]["severity"] == 1  # the note stays visible, apart from the conduct flags
     assert stern[1]["flags"][0]["category"] == "FALSE_LEGAL"
