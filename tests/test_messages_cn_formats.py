@@ -229,3 +229,17 @@ def test_discovery_and_one_summary_line_per_failed_file(tmp_path: Path, fixtures
     assert len(failed) == 2
     assert any("加密.ab" in line and "这是加密的备份" in line for line in failed)
     assert any("Signal" in line for line in failed)
+
+
+@pytest.mark.parametrize("fmt", ["qce_txt", "wechat_exporter_txt", "wechat_exporter_html", "memotrace_html", "vmsg"])
+def test_text_exports_get_a_masked_copy_in_a_redacted_pack(fmt: str) -> None:
+    from pipeline.evidence.redact import Redactor
+    from pipeline.evidence.redact_pack import redacted_original
+
+    text = {"qce_txt": C.QCE_TXT, "wechat_exporter_txt": C.WECHAT_EXPORTER_TXT, "wechat_exporter_html": C.WECHAT_EXPORTER_HTML,
+            "memotrace_html": C.MEMOTRACE_HTML, "vmsg": C.HUAWEI_VMSG}[fmt] + "\n我的电话 13912345678\n"
+    masked = redacted_original(text.encode("utf-8"), fmt, Redactor())
+    assert masked is not None
+    out = masked.decode("utf-8")
+    assert "13912345678" not in out and "我的电话" in out
+    assert redacted_original(b'{"selfUin": 13912345678}', "qce_json", Redactor()) is None  # JSON is left out, listed

@@ -23,7 +23,10 @@ from pipeline.errors import ConfigError
 from pipeline.evidence.redact import Redactor
 
 REDACTED_ORIGINALS = "originals_redacted/"
-TEXT_ORIGINALS = ("sms_xml", "sms_csv", "chat_text")
+# formats whose original is plain text in which a number can be masked in place (a JSON export is not:
+# a masked unquoted number would break it)
+TEXT_ORIGINALS = ("sms_xml", "sms_csv", "chat_text", "qce_txt", "wechat_exporter_txt", "wechat_exporter_html",
+                  "memotrace_html", "vmsg")
 _TEXT_OUTPUTS = (".txt", ".csv", ".html", ".htm", ".md", ".srt", ".vtt", ".xml")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
