@@ -18,12 +18,14 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
 from docx import Document
 from message_fixtures import COLLECTOR, PLANTED, SHOT_NAME, MessageCase, build_message_case
 from PIL import Image
+from test_evidence_items import broken_links
 from test_export import docx_text, unpack
 
 from cli import main
@@ -36,6 +38,10 @@ from pipeline.store import CaseStore
 from pipeline.store.messages import MessageFlagRow
 
 SMS, CHAT = "sms-20240116.xml", "qq.txt"
+# readable page names: date and time of the conversation's first message, the other party, the kind
+SMS_PAGE = "messages/2024-01-15_2340_13800138000等2方_短信"  # the collector and the bank's 95588
+CHAT_PAGE = "messages/2024-01-16_1200_催收-李四_QQ"  # QQ's 消息对象
+SHOT_PAGE = re.compile(r"messages/2024-01-17_\d{4}_13800138000_微信截图")  # time as OCR read it
 
 
 @dataclass
@@ -99,6 +105,11 @@ def _manifest(pack: Path) -> dict:
     return json.loads((pack / "manifest.json").read_text(encoding="utf-8"))
 
 
+def _pages(pack: Path) -> dict[str, str]:
+    """Message file id -> its page in the pack, as the manifest lists it."""
+    return {e["id"]: e["page"] for e in _manifest(pack)["message_files"]}
+
+
 def _sources(reviewed: Reviewed) -> dict[str, object]:
     with CaseStore.open(reviewed.case.case_dir) as store:
         return {Path(s.source_path).name: s for s in store.message_sources()}
@@ -128,7 +139,13 @@ def test_message_originals_are_byte_identical_and_match_intake(reviewed: Reviewe
 def test_pack_layout_with_messages(reviewed: Reviewed, pack: Path) -> None:
     names = {p.relative_to(pack).as_posix() for p in pack.rglob("*") if p.is_file()}
     ids = [reviewed.case.sms_id, reviewed.case.chat_id, reviewed.case.shot_id]
-    assert {f"messages/{i}.{ext}" for i in ids for ext in ("html", "json", "txt")} <= names
+    pages = _pages(pack)
+    assert pages[reviewed.case.sms_id] == f"{SMS_PAGE}.html" and pages[reviewed.case.chat_id] == f"{CHAT_PAGE}.html"
+    assert SHOT_PAGE.fullmatch(pages[reviewed.case.shot_id].removesuffix(".html")), pages
+    stems = {pages[i].removesuffix(".html") for i in ids}
+    assert {f"{stem}.{ext}" for stem in stems for ext in ("html", "json", "txt")} == {
+        n for n in names if n.startswith("messages/")}
+    assert not any(i[:8] in n for i in ids for n in names if n.startswith("messages/"))  # no database ids
     assert {"contacts_reached.csv", f"screenshots_annotated/{SHOT_NAME}.annotated.png"} <= names
     listed = {f["path"] for f in _manifest(pack)["files"]}
     assert listed == names - {"manifest.json", "manifest.sig", "SHA256SUMS"}
@@ -150,7 +167,7 @@ def test_annotated_screenshot_boxes_only_packed_flags(reviewed: Reviewed, pack: 
     annotated, original = pack / entry["path"], pack / entry["original"]
     with Image.open(annotated) as copy, Image.open(original) as image:
         assert copy.size == image.size and copy.convert("RGB").tobytes() != image.convert("RGB").tobytes()
-    page = (pack / "messages" / f"{reviewed.case.shot_id}.html").read_text(encoding="utf-8")
+    page = (pack / _pages(pack)[reviewed.case.shot_id]).read_text(encoding="utf-8")
     assert f'<img src="../screenshots_annotated/{SHOT_NAME}.annotated.png"' in page
     assert _sources(reviewed)[SHOT_NAME].sha256 in page and f'href="../originals/{SHOT_NAME}"' in page
 
@@ -175,6 +192,12 @@ def test_evidence_list_has_message_rows_after_call_rows(reviewed: Reviewed, pack
     first = message_rows[0].cells
     assert "2024-01-15 23:40 来自 13800138000 的短信（接收人：本人）" in first[1].text
     assert f"originals/{SMS}" in first[6].text and sources[SMS].sha256 in annex
+    assert f"消息：{SMS_PAGE}.html" in first[6].text  # the row names the page a clerk opens
+    assert all(re.search(r"^消息：messages/\d{4}-\d{2}-\d{2}_\d{4}_.+\.html$", r.cells[6].text, re.M)
+               for r in message_rows)
+    call_rows = rows[:len(packed.items)]
+    assert all(re.search(r"^转写：transcripts/\d{4}-\d{2}-\d{2}_\d{4}_\d+\.html$", r.cells[6].text, re.M)
+               for r in call_rows)
     assert "短信记录的时间戳" in first[3].text and "消息原文：再不还钱就爆你通讯录" in first[5].text
     times = [r.cells[3].text.splitlines()[0] for r in message_rows]
     assert times == sorted(times)  # message evidence in time order
@@ -198,9 +221,29 @@ def test_timeline_merges_calls_and_the_other_sides_messages(pack: Path) -> None:
     sms = next(r for r in body if r[header.index("开始时间")] == "2024-01-15 23:40:00")
     assert sms[header.index("接收人")] == "本人" and sms[header.index("原始文件")] == f"originals/{SMS}"
     assert sms[header.index("爆通讯录 / 通讯录威胁(CONTACTS_BLAST)")] == "2"
+    assert sms[header.index("转写或消息页")] == f"{SMS_PAGE}.html"
+    for row in body:  # every row names a page of the pack: a call's transcript, a message's file
+        page = row[header.index("转写或消息页")]
+        folder = "transcripts/" if row[header.index("类型")] == "通话" else "messages/"
+        assert page.startswith(folder) and (pack / page).is_file(), row
     assert "证据目录第" in sms[header.index("备注")]
     starts = [r[header.index("开始时间")][:19] for r in body]
     assert starts == sorted(starts)
+
+
+def test_every_link_of_the_unzipped_pack_resolves_message_pages_too(reviewed: Reviewed, pack: Path) -> None:
+    """index.html, transcripts/ and messages/ pages: every href and src is a file of the pack (and
+    its #id exists); the index links each message file's page and each message item to its message."""
+    assert broken_links(pack) == []
+    index = (pack / "index.html").read_text(encoding="utf-8")
+    links = {unquote(link) for link in re.findall(r'href="([^"]+)"', index)}
+    assert set(_pages(pack).values()) <= links
+    item_links = {link for link in links if re.fullmatch(r"messages/.+\.html#msg-\d+", link)}
+    with CaseStore.open(reviewed.case.case_dir) as store:
+        packed = collect(store, PackOptions())
+        attach_messages(packed, store, PackOptions())
+    assert len(item_links) == len(packed.message_items)
+    assert f"{SMS_PAGE}.html#msg-0" in item_links  # the first SMS, the collector's 爆通讯录 threat
 
 
 def test_contacts_reached_csv(pack: Path) -> None:
@@ -254,9 +297,10 @@ def test_redaction_masks_a_third_party_number_in_message_texts(reviewed: Reviewe
     root = unpack(out, tmp_path / "unpacked")
     masked = PLANTED[:3] + "****" + PLANTED[-4:]
     texts = pack_texts(root)
-    for name in ("evidence_list.docx", "complaints/110_statement.txt", f"messages/{reviewed.case.sms_id}.html",
-                 f"messages/{reviewed.case.sms_id}.json", f"messages/{reviewed.case.sms_id}.txt"):
+    for name in ("evidence_list.docx", "complaints/110_statement.txt", f"{SMS_PAGE}.html",
+                 f"{SMS_PAGE}.json", f"{SMS_PAGE}.txt"):  # the collector's number is kept, in names too
         assert masked in texts[name] and COLLECTOR in texts[name], name
+    assert broken_links(root) == []  # pages link the masked copies under originals_redacted/
     assert not any(PLANTED in t for t in texts.values())
     assert not (root / "originals" / SMS).exists()  # a redacted pack holds a masked copy of a text original
     assert masked.encode() in (root / "originals_redacted" / SMS).read_bytes()

@@ -31,7 +31,8 @@ from pipeline.render.writers import MACHINE_NOTICE, format_timestamp
 from pipeline.transcript import Transcript
 
 CALL_SCHEMA = "callproof.pack-call/1"
-TIMELINE_COLUMNS = ("类型", "开始时间", "时间来源", "号码", "联系人", "接收人", "方向", "时长(秒)", "ID", "原始文件", "备注")
+TIMELINE_COLUMNS = ("类型", "开始时间", "时间来源", "号码", "联系人", "接收人", "方向", "时长(秒)", "ID", "原始文件",
+                    "转写或消息页", "备注")
 
 
 def _redact(redactor: Redactor | None, value: Any) -> Any:
@@ -190,7 +191,7 @@ def _call_notes(pack_call: PackCall) -> list[str]:
 def timeline_csv(case: PackCase, redactor: Redactor | None) -> str:
     """Every packed call, and every message that is a contact by the other side (SMS, chat lines,
     screenshot bubbles; see ``message_files.timeline_rows``), in time order: type, time, number,
-    receiver, direction, duration, flags per category, notes. Rows of unknown time come last."""
+    receiver, direction, duration, original, transcript or message page, flags per category, notes. Rows of unknown time come last."""
     used = Counter(f.row.category for f in [*case.flags, *case.message_flags])
     categories = [c for c in CATEGORIES if c in used] + sorted(c for c in used if c not in CATEGORIES)
     rows: list[tuple[Any, dict[str, Any]]] = []
@@ -202,7 +203,9 @@ def timeline_csv(case: PackCase, redactor: Redactor | None) -> str:
             "联系人": call.contact_name or "", "接收人": call.received_by or "",
             "方向": DIRECTION_LABELS.get(call.direction or "", "未知"),
             "时长(秒)": f"{call.duration:.1f}" if call.duration else "", "ID": call.id,
-            "原始文件": pack_call.original_name, "categories": [f.row.category for f in pack_call.flags],
+            "原始文件": pack_call.original_name,
+            "转写或消息页": transcript_path(pack_call, "html") if pack_call.transcript is not None else "",
+            "categories": [f.row.category for f in pack_call.flags],
             "备注": "；".join(_call_notes(pack_call))}))
     rows += timeline_rows(case, redactor)
     rows.sort(key=lambda item: (item[0] is None, item[0] or 0))  # stable: calls keep their order on ties

@@ -28,7 +28,7 @@ from pipeline.evidence.channels import CHANNEL_DRAFTS, call_log_context
 from pipeline.evidence.facts import facts_only
 from pipeline.evidence.items import EvidenceItem, is_borrower_label, sentence_bounds, speaker_label
 from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day, law_citations
-from pipeline.evidence.message_files import message_path
+from pipeline.evidence.message_files import message_page
 from pipeline.evidence.redact import Redactor
 from pipeline.evidence.select import PackCase, PackFlag
 from pipeline.evidence.select_messages import PackMessageFlag
@@ -134,13 +134,16 @@ def message_flag_context(flag: PackMessageFlag, originals: Mapping[str, str]) ->
     }
 
 
-def item_context(item: EvidenceItem, originals: Mapping[str, str]) -> dict[str, Any]:
-    """One evidence item (a sentence or message with all its categories), as the drafts quote it."""
+def item_context(item: EvidenceItem, originals: Mapping[str, str], pages: Mapping[str, str] | None = None
+                 ) -> dict[str, Any]:
+    """One evidence item (a sentence or message with all its categories), as the drafts quote it;
+    ``pages``: message file id -> its page in the pack (a message item links to its message there)."""
     lead = item.lead
     wall = item.wall_time()
     cited = _cited(item.legal_basis, wall)
     excerpt = "；".join(dict.fromkeys(_item_text(f) for f in item.flags if _item_text(f))) if item.is_call_level \
         else _item_text(lead)
+    page: str | None = None  # a message item's place on its message page
     if item.source == "calllog":  # calls known only from a call log: no recording, no quote
         number = lead.row.number or "号码未知"
         original, kind_label_ = lead.files[0].original_name, lead.kind_label
@@ -162,6 +165,9 @@ def item_context(item: EvidenceItem, originals: Mapping[str, str]) -> dict[str, 
         when = f"{lead.when()}（{kind_label_}）"
         fact = f"{number} 发给{to_whom}的{kind_label_}"
         direction_known = message is not None and message.direction is not None
+        page = (pages or {}).get(lead.source.id)
+        if page and message is not None:
+            page = f"{page}#msg-{message.idx}"
     return {
         "no": item.number, "source": item.source, "call_id": lead.call.id if item.source == "call" else None,
         "message_id": lead.row.message_id if item.source == "message" else None,
@@ -176,6 +182,7 @@ def item_context(item: EvidenceItem, originals: Mapping[str, str]) -> dict[str, 
         "severity": item.severity, "score": item.score, "speaker": speaker_label(lead),
         "call_level": item.is_call_level, "kind_label": kind_label_, "matches": item.matches,
         "notes": item.notes, "nos": [item.number],
+        "page": page,
     }
 
 
@@ -307,10 +314,11 @@ def complaint_context(case: PackCase, options: Mapping[str, Any]) -> dict[str, A
     """Everything a template may use (see configs/templates/README.md for the list)."""
     originals = {c.call.id: c.original_name for c in case.calls}
     originals.update({f.source.id: f.original_name for f in case.message_files})
+    pages = {f.source.id: page for f in case.message_files if (page := message_page(f))}
     flags = [flag_context(f, originals) for f in case.flags]
     messages_flags = [message_flag_context(f, originals) for f in case.message_flags]
     call_items = [item_context(i, originals) for i in case.items]
-    message_items = [item_context(i, originals) for i in case.message_items]
+    message_items = [item_context(i, originals, pages) for i in case.message_items]
     log_items = [item_context(i, originals) for i in case.log_items]
     items = [*call_items, *message_items, *log_items]
     calls = _call_entries(case, call_items)
@@ -353,7 +361,7 @@ def complaint_context(case: PackCase, options: Mapping[str, Any]) -> dict[str, A
         "message_files": [{"original": f.original_name, "sha256": f.source.sha256, "kind_label": kind_label(f.source.kind),
                            "received_by": f.source.received_by or "未注明", "messages": len(f.messages),
                            "annotated": f.annotated_name, "name": f.original_name.split("/", 1)[-1],
-                           "page": message_path(f, "html") if f.source.status == "done" else None}
+                           "page": message_page(f)}
                           for f in case.message_files],
         "contacts": _contacts(case),
         "legal_bases": [{"id": b, "citation": basis_citation(b)} for b in cited],

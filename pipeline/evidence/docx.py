@@ -25,10 +25,11 @@ from docx.text.paragraph import Paragraph
 from PIL import Image
 
 from pipeline import __version__
+from pipeline.evidence.call_files import transcript_path
 from pipeline.evidence.facts import facts_only
 from pipeline.evidence.items import EvidenceItem, speaker_label
 from pipeline.evidence.legal import basis_citation, citable_bases, conduct_day
-from pipeline.evidence.message_files import CONTACTS_HEADER
+from pipeline.evidence.message_files import CONTACTS_HEADER, message_page
 from pipeline.evidence.redact import Redactor
 from pipeline.evidence.select import PackCase
 from pipeline.evidence.zipfiles import ZipDate, normalise_zip
@@ -171,8 +172,11 @@ def _excerpt(item: EvidenceItem, redactor: Redactor | None, prefix: str = "") ->
     return redactor.text(text) if redactor else text
 
 
-def _files(item: EvidenceItem, original: str, annotated: str | None = None) -> str:
+def _files(item: EvidenceItem, original: str, annotated: str | None = None, page: str | None = None) -> str:
+    """The item's files in the pack: original, excerpts, its transcript or message page, annotated copy."""
     lines = [f"原件：{original}"] + [f"摘录：{name}" for name in item.excerpt_names]
+    if page:
+        lines.append(f"{'转写' if item.source == 'call' else '消息'}：{page}")
     if annotated:
         lines.append(f"标注副本：{annotated}")
     return "\n".join(lines)
@@ -191,7 +195,7 @@ def _message_row(item: EvidenceItem, files: dict, redactor: Redactor | None) -> 
     prefix = "截图文字（机器识别，以原图为准）：" if pack_file.is_screenshot else "消息原文："
     annotated = pack_file.annotated_name if any(f.row.boxes for f in item.flags) else None
     return (str(item.number), name, speaker_label(lead), "\n".join(time), _proves(item),
-            _excerpt(item, redactor, prefix), _files(item, pack_file.original_name, annotated))
+            _excerpt(item, redactor, prefix), _files(item, pack_file.original_name, annotated, message_page(pack_file)))
 
 
 def _log_row(item: EvidenceItem, redactor: Redactor | None) -> tuple[str, ...]:
@@ -283,8 +287,10 @@ def evidence_list_docx(case: PackCase, *, excerpt_sha256: dict[str, str], paddin
     _write(document.add_paragraph(), intro, size=10)
 
     originals = {c.call.id: c.original_name for c in case.calls}
+    transcripts = {c.call.id: transcript_path(c, "html") for c in case.calls if c.transcript is not None}
     rows = [(str(item.number), _call_name(item), speaker_label(item.lead), _call_time(item, padding_s),
-             _proves(item), _excerpt(item, redactor), _files(item, originals[item.lead.call.id]))
+             _proves(item), _excerpt(item, redactor),
+             _files(item, originals[item.lead.call.id], page=transcripts.get(item.lead.call.id)))
             for item in case.items]
     message_files = {f.source.id: f for f in case.message_files}
     rows += [_message_row(item, message_files, redactor) for item in case.message_items]

@@ -1,8 +1,9 @@
-"""The pack's files for message evidence: ``messages/<file id>.html|.txt|.json`` (every message of
-the file, the packed flags highlighted and numbered as in the evidence list), the annotated copy
-of a screenshot (``screenshots_annotated/``: its packed flags' lines boxed and labelled
-``#序号 CATEGORY``, drawn on the original's bytes as staged for the pack), the message rows of
-timeline.csv, the evidence list's rows, and ``contacts_reached.csv``.
+"""The pack's files for message evidence: ``messages/<stem>.html|.txt|.json`` (every message of
+the file, the packed flags highlighted and numbered as in the evidence list; the stem is readable,
+``2024-01-15_2340_13800138000_短信``, see ``message_names``), the annotated copy of a screenshot
+(``screenshots_annotated/``: its packed flags' lines boxed and labelled ``#序号 CATEGORY``, drawn
+on the original's bytes as staged for the pack), the message rows of timeline.csv, the evidence
+list's rows, and ``contacts_reached.csv``.
 
 Text goes through the pack's ``Redactor``; images cannot be masked (a screenshot shows what it
 shows), which the manifest says.
@@ -49,7 +50,13 @@ def _redact(redactor: Redactor | None, value: Any) -> Any:
 
 
 def message_path(pack_file: PackMessageFile, extension: str) -> str:
-    return f"messages/{pack_file.source.id}.{extension}"
+    """messages/2024-01-15_2340_13800138000_短信.<extension> (``PackMessageFile.stem``)."""
+    return f"messages/{pack_file.stem or pack_file.source.id}.{extension}"
+
+
+def message_page(pack_file: PackMessageFile) -> str | None:
+    """The file's HTML page in the pack; None when the file could not be read (no page)."""
+    return message_path(pack_file, "html") if pack_file.source.status == "done" else None
 
 
 def notice(pack_file: PackMessageFile) -> str:
@@ -181,7 +188,8 @@ def timeline_rows(case: PackCase, redactor: Redactor | None) -> list[tuple[Any, 
             "时间来源": TIME_SOURCE_LABELS.get(message.time_source or "", ""), "号码": message.number or "",
             "联系人": message.contact_name or message.sender or "", "接收人": message.received_by or "",
             "方向": direction_label(message.direction), "时长(秒)": "", "ID": message.id,
-            "原始文件": pack_file.original_name, "categories": [f.row.category for f in flags],
+            "原始文件": pack_file.original_name, "转写或消息页": message_page(pack_file) or "",
+            "categories": [f.row.category for f in flags],
             "备注": _redact(redactor, "；".join(notes))}))
     return rows
 

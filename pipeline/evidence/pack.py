@@ -42,6 +42,7 @@ from pipeline.evidence.message_files import (
     contacts_csv,
     message_html,
     message_json,
+    message_page,
     message_path,
     message_txt,
 )
@@ -189,7 +190,8 @@ def _call_files(case: PackCase, redactor: Redactor | None, files: dict[str, byte
 
 def _message_files(case: PackCase, staged: dict[str, Path], redactor: Redactor | None,
                    files: dict[str, bytes]) -> list[dict[str, Any]]:
-    """messages/<id>.html|.json|.txt, screenshots_annotated/*.png and contacts_reached.csv;
+    """messages/<stem>.html|.json|.txt (stem: 2024-01-15_2340_13800138000_短信), screenshots_annotated/*.png
+    and contacts_reached.csv;
     returns the annotated copies' manifest entries."""
     annotated = []
     for pack_file in case.message_files:
@@ -221,7 +223,7 @@ def _manifest_message_file(pack_file: Any, redacted: RedactedOriginals | None) -
     return {"id": source.id, "original": original, **extra, "sha256": source.sha256, "size": source.size,
             "intake_at": source.intake_at, "format": source.format, "kind": source.kind,
             "received_by": source.received_by, "status": source.status, "parser": source.parser_key,
-            "messages": len(pack_file.messages), "annotated": pack_file.annotated_name,
+            "messages": len(pack_file.messages), "page": message_page(pack_file), "annotated": pack_file.annotated_name,
             "flags": [f.row.id for f in pack_file.flags]}
 
 

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.evidence.message_names import masked_name, name_message_files
 from pipeline.evidence.redact import Redactor
 
 REDACTED_ORIGINALS = "originals_redacted/"
@@ -78,13 +79,15 @@ def mask_output(name: str, data: bytes, redactor: Redactor) -> bytes:
 
 
 def mask_names(case: Any, redactor: Redactor) -> None:
-    """Mask numbers in the pack paths of originals and annotated copies (names come from the
-    user's files); a pack path must be the same in every file that cites it, the manifest too."""
+    """Mask numbers in the pack paths of originals, annotated copies and message pages (names come
+    from the user's files and contacts); a pack path must be the same in every file that cites it,
+    the manifest too."""
+    name_message_files(case.message_files, redactor.text)  # unique again once masked
     seen: dict[str, str] = {}
-    for item in [*case.calls, *case.message_files]:
-        item.original_name = redactor.text(item.original_name)
+    for item in [*case.calls, *case.message_files]:  # masked_name: '*' is not allowed in a Windows file name
+        item.original_name = masked_name(redactor.text(item.original_name))
         if getattr(item, "annotated_name", None):
-            item.annotated_name = redactor.text(item.annotated_name)
+            item.annotated_name = masked_name(redactor.text(item.annotated_name))
         for name in (item.original_name, getattr(item, "annotated_name", None)):
             if name and seen.setdefault(name, repr(item)) != repr(item):
                 raise ConfigError(f"打码后两个文件同名（{name}），无法导出打码版；请把其中一个原件改名后重新运行 "

@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.contacts_reached import UNKNOWN_PERSON, contacts_reached
 from pipeline.evidence.items import EvidenceItem, group_message_flags
+from pipeline.evidence.message_names import name_message_files
 from pipeline.evidence.select import (
     PackCase,
     ReviewedFlag,
@@ -64,6 +65,7 @@ class PackMessageFile:
     messages: list[Any]  # MessageRow, all of the file's
     flags: list[PackMessageFlag] = field(default_factory=list)
     annotated_name: str | None = None  # "screenshots_annotated/<name>.annotated.png" when a packed flag has boxes
+    stem: str = ""  # readable stem of its pages: "2024-01-15_2340_13800138000_短信" (message_names)
 
     @property
     def is_screenshot(self) -> bool:
@@ -150,6 +152,7 @@ def attach_messages(case: PackCase, store: Any, options: Any) -> None:
     sources = choose_message_files(store, options)
     names = _original_names(sources, {pc.original_name for pc in case.calls})
     files, flags, left_out, seen = collect_messages(store, sources, names, options, len(case.items) + 1)
+    name_message_files(files)
     case.message_files, case.message_flags, case.message_left_out = files, flags, left_out
     case.message_items = message_items(flags)
     times = [s.intake_at for s in sources] + [f.row.reviewed_at for f in flags if f.row.reviewed_at]

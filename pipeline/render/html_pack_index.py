@@ -61,6 +61,8 @@ def _item_html(item: Mapping[str, Any], calls: Mapping[str, Mapping[str, Any]], 
     where = []
     if call and call.get("transcript"):
         where.append(_link(f"{call['transcript']}#item-{item['no']}", "转写原文"))
+    if item.get("page"):
+        where.append(_link(item["page"], "消息原文"))
     for name in item.get("excerpt_files") or []:
         where.append(f'<audio controls preload="none" src="{escape(href(name))}"></audio> '
                      + _link(name, "录音摘录"))
@@ -106,7 +108,8 @@ def pack_index_html(context: Mapping[str, Any], redactor: Any = None) -> str:
         rows.append(f'<tr><td class="num">—</td><td>{escape(text(item["wall_time"] or "时间未知"))}</td>'
                     f'<td>{escape(text(item["fact"]))}</td><td>—</td><td>{escape(item["label"])}</td>'
                     f'<td>{_link("#item-" + str(item["no"]), "证据 " + str(item["no"]))} · '
-                    f'{_link(item["original"], "原件")}</td></tr>')
+                    + (f'{_link(item["page"], "消息")} · ' if item.get("page") else "")
+                    + f'{_link(item["original"], "原件")}</td></tr>')
     parts.append('<section class="block"><h2>时间线（通话和消息）</h2><table class="grid"><thead><tr><th>#</th>'
                  '<th>时间</th><th>经过</th><th>时长</th><th>类别</th><th>文件</th></tr></thead><tbody>'
                  + "".join(rows) + "</tbody></table></section>")
