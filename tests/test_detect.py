@@ -267,7 +267,7 @@ def test_flag_segments_keep_times_and_speaker(both):
 
 def test_artifact_is_small_and_records_corpus():
     art = load_artifact()
-    assert DEFAULT_ARTIFACT.with_suffix(".npz").stat().st_size < 15_000_000
+    assert DEFAULT_ARTIFACT.with_suffix(".npz").stat().st_size < 20_000_000  # head, n-gram table, 12.6k-line bank
     assert len(art.meta["corpus_sha256"]) == 64 and set(art.meta["thresholds"]) == set(art.categories)
 
 

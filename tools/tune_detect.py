@@ -5,8 +5,9 @@
 
 In mode ``both`` a rule's conduct flag is dropped when the model tier gives every category of the
 sentence a probability below ``rule_veto`` (the model saw no misconduct there at all: a retelling, a
-borrower's question, a true statement the rules caught by their words). The value is the largest
-candidate whose dev-set line recall stays within ``--max-recall-loss`` of no veto; it is written to
+borrower's question, a true statement the rules caught by their words). The value is the
+candidate flagging the fewest dev negatives while its line recall stays within ``--max-recall-loss``
+of no veto (ties: the better recall, then the larger veto); it is written to
 ``combine`` in configs/detect/detector.json with the dev set's SHA-256. Reads data/detect/dev/dev.tsv
 only: never the blind set (data/detect/blind/) nor shared/data/detect_dev/testset.tsv.
 """
@@ -51,7 +52,10 @@ def main() -> None:
         print(f"rule_veto {veto:.2f}: {res.line()}")
     meta["combine"] = saved
     base = table[0][1]
-    chosen = max((v for v, r, _ in table if r >= base - args.max_recall_loss), default=0.0)
+    # fewest negatives flagged within the recall budget; then the best recall; then the largest veto
+    # of that plateau (the same dev figures, more room against rule hits the model sees nothing in)
+    allowed = [(v, r, res) for v, r, res in table if r >= base - args.max_recall_loss]
+    chosen = min(allowed, key=lambda t: (t[2].neg_flagged, -t[1], -t[0]))[0]
     res = next(res for v, _, res in table if v == chosen)
     print(f"chosen rule_veto {chosen:.2f} ({res.line()})")
     if args.dry_run:
