@@ -17,12 +17,15 @@ from pathlib import Path
 import pytest
 from calllog_case import LOG_ONLY_NUMBER, build_log_case, log_only
 from docx import Document
+from test_evidence_items import broken_links
+from test_export import unpack
 
 from pipeline.calllog.rules import apply_call_log_rules
 from pipeline.evidence.pack import export_pack
 from pipeline.evidence.select import PackOptions
 from pipeline.evidence.verify import verify_pack
 from pipeline.render.categories import category_label
+from pipeline.render.html_pack_index import WITHHELD_SHORT
 from pipeline.store import CaseStore
 
 
@@ -154,6 +157,8 @@ def test_redacted_pack_withholds_call_logs(log_case: Path, tmp_path: Path) -> No
     assert {f["original"] for f in manifest["call_log_files"]} <= withheld
     assert not [n for n in names if n.endswith(".xml") and n.startswith("originals/")]
     assert verify_pack(out).ok
+    root = unpack(out, tmp_path / "unpacked")  # the index names the left-out logs and says where they are
+    assert broken_links(root) == [] and WITHHELD_SHORT in (root / "index.html").read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------ charts (calls per day, hour x day)

@@ -228,10 +228,13 @@ class _Links(HTMLParser):
         super().__init__()
         self.links: list[str] = []
         self.ids: set[str] = set()
+        self.duplicate_ids: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         attrs = dict(attrs)
         if attrs.get("id"):
+            if attrs["id"] in self.ids:
+                self.duplicate_ids.append(attrs["id"])
             self.ids.add(attrs["id"])
         for key in ("href", "src"):
             if attrs.get(key):
@@ -246,12 +249,14 @@ def _parse(path: Path) -> _Links:
 
 def broken_links(root: Path) -> list[str]:
     """Every link or source of every HTML page of an unzipped pack (index.html, transcripts/,
-    messages/) that does not resolve to a file inside the pack, or to an id on its page."""
+    messages/) that does not resolve to a file inside the pack, or to an id on its page; and every
+    id a page defines twice (a link to it would be ambiguous)."""
     broken = []
     for page in sorted(root.rglob("*.html")):
         if page.relative_to(root).parts[0] in ("originals", "originals_redacted"):
             continue  # the user's own files (a chat export may be HTML), not pages of the pack
         parsed = _parse(page)
+        broken += [f"{page.relative_to(root).as_posix()}: id {i} (defined twice)" for i in parsed.duplicate_ids]
         for link in parsed.links:
             parts = urlsplit(link)
             where = f"{page.relative_to(root).as_posix()}: {link}"

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+import message_format_fixtures as F
 import pytest
 from click.testing import CliRunner
 from docx import Document
-from message_fixtures import COLLECTOR, PLANTED, SHOT_NAME, MessageCase, build_message_case
+from message_fixtures import COLLECTOR, PLANTED, READER, SHOT_NAME, MessageCase, build_message_case
 from PIL import Image
 from test_evidence_items import broken_links
 from test_export import docx_text, unpack
@@ -33,7 +34,10 @@ from pipeline.errors import InputError
 from pipeline.evidence import PackOptions, export_pack, verify_pack
 from pipeline.evidence.select import collect
 from pipeline.evidence.select_messages import attach_messages
+from pipeline.messages.importer import import_messages
 from pipeline.render.categories import category_label
+from pipeline.render.html_pack_index import WITHHELD_ORIGINAL, WITHHELD_SHORT
+from pipeline.rules import load_engine
 from pipeline.store import CaseStore
 from pipeline.store.messages import MessageFlagRow
 
@@ -357,3 +361,47 @@ def test_export_stops_when_a_message_original_changed(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="消息原件已被改动"):
         export_pack(case.case_dir, tmp_path / "pack.zip", PackOptions())
     assert not (tmp_path / "pack.zip").exists()
+
+
+def test_redacted_pack_names_a_withheld_original_without_linking_it(tmp_path: Path) -> None:
+    """An SMS database cannot be masked byte-safely: a redacted pack leaves it out and lists it;
+    its message page, text and the index name it and say where it is instead of linking a file
+    the pack does not hold; every link resolves and no page defines an id twice (one message with
+    several categories is one evidence item: its flags share the number, each detail keeps an id)."""
+    case = build_message_case(tmp_path, with_screenshot=False)
+    database = F.fixtures(tmp_path / "build")
+    android = next(fx for fx in database if fx.name == "Android mmssms.db")
+    db_path = android.write(case.inputs / "本人")
+    report = import_messages(case.store, [db_path], load_engine(), case.inputs, reader=READER)
+    assert not report.failed, [o.error for o in report.failed]
+    for flag in case.store.message_flags():
+        case.store.set_message_flag_status(flag.id, "accepted")
+    db_source = next(s for s in case.store.message_sources() if s.format == "sms_db")
+    case.store.close()
+    out = tmp_path / "redacted.zip"
+    result = CliRunner().invoke(main, ["export", str(case.case_dir), "-o", str(out), "--redact"])
+    assert result.exit_code == 0, result.output
+    assert verify_pack(out).ok
+    with zipfile.ZipFile(out) as archive:
+        assert not any(n.endswith("mmssms.db") for n in archive.namelist())
+    root = unpack(out, tmp_path / "unpacked")
+    assert broken_links(root) == []
+    manifest = _manifest(root)
+    assert {"id": db_source.id, "original": "originals/mmssms.db"} in [
+        {k: w[k] for k in ("id", "original")} for w in manifest["redaction"]["withheld_originals"]]
+    page = next(e["page"] for e in manifest["message_files"] if e["id"] == db_source.id)
+    html = (root / page).read_text(encoding="utf-8")
+    assert WITHHELD_ORIGINAL in html and db_source.sha256 in html
+    assert "mmssms.db" in html and not re.search(r'(href|src)="[^"]*mmssms\.db', html)
+    assert WITHHELD_ORIGINAL in (root / page).with_suffix(".txt").read_text(encoding="utf-8")
+    index = (root / "index.html").read_text(encoding="utf-8")
+    assert WITHHELD_SHORT in index and db_source.sha256 in index
+    assert not re.search(r'(href|src)="[^"]*mmssms\.db', index)
+    assert f'href="originals_redacted/{SMS}"' in index  # a masked copy is still linked
+    # a message flagged in several categories: one number, several details, every id unique
+    pages = [(root / e["page"]).read_text(encoding="utf-8") for e in manifest["message_files"] if e["page"]]
+    shared = [p for p in pages if re.search(r'<li id="detail-\d+-2" data-message-flag-id=', p)]
+    assert shared, "no message with several packed flags: the duplicate-id case is not exercised"
+    for text in shared:
+        first = re.search(r'<li id="detail-(\d+)-2"', text).group(1)
+        assert f'<li id="detail-{first}" ' in text and f'href="#detail-{first}-2"' in text

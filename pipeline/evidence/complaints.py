@@ -354,14 +354,15 @@ def complaint_context(case: PackCase, options: Mapping[str, Any]) -> dict[str, A
         "call_log_chart": case.log_chart,
         "call_log_files": [{"original": f.original_name, "name": f.original_name.split("/", 1)[-1],
                             "sha256": f.source.sha256, "format_label": FORMAT_LABELS.get(f.source.format or "", ""),
-                            "received_by": f.source.received_by or "未注明", "entries": len(f.entries)}
+                            "received_by": f.source.received_by or "未注明", "entries": len(f.entries),
+                            "withheld": f.withheld}
                            for f in case.log_files],
         "message_threats": [i for i in threats if i["source"] == "message"],
         "message_numbers": _message_numbers(case, message_items),
         "message_files": [{"original": f.original_name, "sha256": f.source.sha256, "kind_label": kind_label(f.source.kind),
                            "received_by": f.source.received_by or "未注明", "messages": len(f.messages),
                            "annotated": f.annotated_name, "name": f.original_name.split("/", 1)[-1],
-                           "page": message_page(f)}
+                           "page": message_page(f), "withheld": f.withheld}
                           for f in case.message_files],
         "contacts": _contacts(case),
         "legal_bases": [{"id": b, "citation": basis_citation(b)} for b in cited],

@@ -30,6 +30,7 @@ from pipeline.messages.annotated import screenshot_boxes
 from pipeline.messages.ocr import annotated_png
 from pipeline.render.categories import category_label
 from pipeline.render.html_messages import render_message_page
+from pipeline.render.html_pack_index import WITHHELD_ORIGINAL
 from pipeline.render.message_view import (
     FORMAT_LABELS,
     OCR_NOTICE,
@@ -81,7 +82,8 @@ def _redacted_rows(pack_file: PackMessageFile, redactor: Redactor | None) -> tup
 
 def message_html(pack_file: PackMessageFile, redactor: Redactor | None) -> str:
     messages, flags = _redacted_rows(pack_file, redactor)
-    original = _href("messages", pack_file.original_name)
+    # a redacted pack that left the original out names it and says where it is, without a link
+    original = None if pack_file.withheld else _href("messages", pack_file.original_name)
     image = _href("messages", pack_file.annotated_name) if pack_file.annotated_name else original
     numbers = {f.row.id: f.number for f in pack_file.flags}
     extra = {f.row.id: {"证据目录": f"第 {f.number} 项（{f.status_label}）"} for f in pack_file.flags}
@@ -89,7 +91,7 @@ def message_html(pack_file: PackMessageFile, redactor: Redactor | None) -> str:
     return render_message_page(source, messages, flags, original_href=original, image_href=image,
                                annotated=pack_file.annotated_name is not None,
                                original_name=pack_file.original_name.split("/", 1)[1], numbers=numbers,
-                               flag_extra=extra, footer=f"callproof {__version__}")
+                               flag_extra=extra, footer=f"callproof {__version__}", original_note=WITHHELD_ORIGINAL)
 
 
 def flag_record(flag: PackMessageFlag, redactor: Redactor | None) -> dict[str, Any]:
@@ -138,7 +140,8 @@ def _flag_line(flag: PackMessageFlag, redactor: Redactor | None) -> str:
 
 def message_txt(pack_file: PackMessageFile, redactor: Redactor | None) -> str:
     source = pack_file.source
-    lines = [f"# 原始文件: {pack_file.original_name}", f"# SHA-256: {source.sha256}",
+    lines = [f"# 原始文件: {pack_file.original_name}",
+             *([f"# {WITHHELD_ORIGINAL}"] if pack_file.withheld else []), f"# SHA-256: {source.sha256}",
              f"# 类型: {FORMAT_LABELS.get(source.format or '', kind_label(source.kind))}  "
              f"接收人: {source.received_by or '未注明'}",
              *([f"# 标注副本: {pack_file.annotated_name}"] if pack_file.annotated_name else []),

@@ -293,6 +293,8 @@ def export_pack(case_dir: Path, out: Path, options: PackOptions, *, actor: str |
                 stage_original(pack_file.source, staged[pack_file.source.id], "消息原件", "消息文件")
             # call logs hold every call of the phone: a redacted pack leaves them out (listed in the manifest)
             log_withheld = {f.source.id: WITHHELD_REASON for f in case.log_files} if redactor else {}
+            for log_file in case.log_files:
+                log_file.withheld = log_file.source.id in log_withheld
             for number, log_file in enumerate(case.log_files):
                 if log_file.source.id in log_withheld:
                     continue

@@ -120,6 +120,7 @@ def redact_message_originals(case: Any, staged: dict[str, Path], redactor: Redac
         if data is None:
             result.withheld[source.id] = (f"{source.format or 'unknown'}: cannot be masked byte-safely; "
                                           "only in the unredacted pack")
+            pack_file.withheld = True  # its pages name it and say where it is, without a link
             continue
         pack_file.original_name = redacted_name(pack_file.original_name)
         files[pack_file.original_name] = data

@@ -30,6 +30,7 @@ class PackCallLogFile:
     source: Any  # CallLogSourceRow
     original_name: str  # "originals/<file name>"
     entries: list[Any]  # CallLogEntryRow, all of the file's
+    withheld: bool = False  # a redacted pack leaves the original out (every call of the phone): only its name is cited
 
 
 @dataclass

@@ -66,6 +66,7 @@ class PackMessageFile:
     flags: list[PackMessageFlag] = field(default_factory=list)
     annotated_name: str | None = None  # "screenshots_annotated/<name>.annotated.png" when a packed flag has boxes
     stem: str = ""  # readable stem of its pages: "2024-01-15_2340_13800138000_短信" (message_names)
+    withheld: bool = False  # a redacted pack leaves the original out (cannot be masked): only its name is cited
 
     @property
     def is_screenshot(self) -> bool:

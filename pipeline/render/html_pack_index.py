@@ -20,6 +20,10 @@ from pipeline.render.categories import category_style, tint
 from pipeline.render.html_call import asset
 
 PACK_INDEX = "index.html"
+# a redacted pack leaves out the originals it cannot mask (SMS databases, MHT, JSON exports, backups, call logs)
+WITHHELD_ORIGINAL = ("原件未收入本打码版证据包（这种格式无法安全打码）；未打码的证据包中有完整原件，"
+                     "其 SHA-256 见 manifest.json 的 redaction.withheld_originals")
+WITHHELD_SHORT = "未收入打码版，见未打码的证据包"
 
 _CSS = """
 section.block { background: var(--paper); border: 1px solid var(--line); border-radius: 6px; padding: .6rem 1rem;
@@ -46,6 +50,13 @@ def _link(path: str | None, text: str) -> str:
     return f'<a href="{escape(href(path))}">{escape(text)}</a>' if path else escape(text)
 
 
+def _original(path: str, text: str, withheld: set[str] | frozenset[str]) -> str:
+    """A link to an original, or where a redacted pack left it out, a note that says where it is."""
+    if path in withheld:
+        return f'<span class="withheld" title="{escape(WITHHELD_ORIGINAL)}">{escape(text)}（{WITHHELD_SHORT}）</span>'
+    return _link(path, text)
+
+
 def _chips(item: Mapping[str, Any]) -> str:
     out = []
     for entry in item["category_entries"]:
@@ -56,7 +67,10 @@ def _chips(item: Mapping[str, Any]) -> str:
     return " ".join(out)
 
 
-def _item_html(item: Mapping[str, Any], calls: Mapping[str, Mapping[str, Any]], text: Any) -> str:
+def _item_html(item: Mapping[str, Any], calls: Mapping[str, Mapping[str, Any]], text: Any,
+               withheld: set[str] | frozenset[str] = frozenset(), anchor: str = "") -> str:
+    """One evidence item under a category; ``anchor``: its id (``item-N`` where it is listed first,
+    ``item-N-2``… under its other categories: ids are unique on the page)."""
     call = calls.get(item.get("call_id") or "")
     where = []
     if call and call.get("transcript"):
@@ -66,8 +80,9 @@ def _item_html(item: Mapping[str, Any], calls: Mapping[str, Mapping[str, Any]], 
     for name in item.get("excerpt_files") or []:
         where.append(f'<audio controls preload="none" src="{escape(href(name))}"></audio> '
                      + _link(name, "录音摘录"))
-    where.append(_link(item["original"], "原件"))
-    return (f'<li id="item-{item["no"]}"><span class="no">证据 {item["no"]}</span>{_chips(item)} '
+    where.append(_original(item["original"], "原件", withheld))
+    anchor = anchor or f"item-{item['no']}"
+    return (f'<li id="{escape(anchor)}"><span class="no">证据 {item["no"]}</span>{_chips(item)} '
             f'<span class="muted">{escape(text(item["when"]))} · {escape(text(item["fact"]))} · 说话人：'
             f'{escape(item["speaker"])}</span>'
             f'<span class="quote">{escape(text(item["quoted"]))}</span>'
@@ -82,6 +97,8 @@ def pack_index_html(context: Mapping[str, Any], redactor: Any = None) -> str:
 
     calls = {c["id"]: c for c in context["calls"]}
     totals = context["totals"]
+    withheld_files = [f for f in [*context["message_files"], *context.get("call_log_files", [])] if f.get("withheld")]
+    withheld = {f["original"] for f in withheld_files}
     parts = [
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -95,7 +112,11 @@ def pack_index_html(context: Mapping[str, Any], redactor: Any = None) -> str:
           '录音摘录文件名和投诉草稿中的编号一致。</p>',
         f'<p class="notice">⚠ {escape(context["notice"])}</p>',
         '<p>' + " · ".join([_link("evidence_list.docx", "证据目录（Word）"), _link("timeline.csv", "时间表（Excel）"),
-                           _link("complaints/核对清单.txt", "核对清单"), _link("README.txt", "说明")]) + "</p></header>",
+                           _link("complaints/核对清单.txt", "核对清单"), _link("README.txt", "说明")]) + "</p>"
+        + ('<p class="withheld">以下原件无法安全打码，未收入本打码版证据包；未打码的证据包中有完整原件，'
+           'SHA-256 也记在 manifest.json 的 redaction.withheld_originals 中：</p><ul class="withheld">'
+           + "".join(f'<li>{escape(f["name"])}，SHA-256 {escape(f["sha256"])}</li>' for f in withheld_files)
+           + "</ul>" if withheld_files else "") + "</header>",
     ]
     rows = []
     for call in context["calls"]:
@@ -103,24 +124,25 @@ def pack_index_html(context: Mapping[str, Any], redactor: Any = None) -> str:
                     f'<td>{escape(text(call["fact"]))}</td><td>{escape(call["duration"])}</td>'
                     f'<td>{escape("、".join(call["labels"]) or "—")}</td>'
                     f'<td>{_link(call.get("transcript"), "转写") if call.get("transcript") else "未转写"} · '
-                    f'{_link(call["original"], "原件")}</td></tr>')
+                    f'{_original(call["original"], "原件", withheld)}</td></tr>')
     for item in context["messages"]:
         rows.append(f'<tr><td class="num">—</td><td>{escape(text(item["wall_time"] or "时间未知"))}</td>'
                     f'<td>{escape(text(item["fact"]))}</td><td>—</td><td>{escape(item["label"])}</td>'
                     f'<td>{_link("#item-" + str(item["no"]), "证据 " + str(item["no"]))} · '
                     + (f'{_link(item["page"], "消息")} · ' if item.get("page") else "")
-                    + f'{_link(item["original"], "原件")}</td></tr>')
+                    + f'{_original(item["original"], "原件", withheld)}</td></tr>')
     parts.append('<section class="block"><h2>时间线（通话和消息）</h2><table class="grid"><thead><tr><th>#</th>'
                  '<th>时间</th><th>经过</th><th>时长</th><th>类别</th><th>文件</th></tr></thead><tbody>'
                  + "".join(rows) + "</tbody></table></section>")
     if context["message_files"]:
         files = "".join(f'<li>{escape(f["kind_label"])} · {_link(f.get("page"), f["name"]) if f.get("page") else escape(f["name"])}'
-                        f'（接收人：{escape(text(f["received_by"]))}，{f["messages"]} 条）· {_link(f["original"], "原件")}'
+                        f'（接收人：{escape(text(f["received_by"]))}，{f["messages"]} 条）· '
+                        f'{_original(f["original"], "原件", withheld)}'
                         + (f' · {_link(f["annotated"], "标注副本")}' if f.get("annotated") else "") + "</li>"
                         for f in context["message_files"])
         parts.append(f'<section class="block"><h2>短信、聊天记录和截图</h2><ul>{files}</ul></section>')
     if context.get("call_log_files"):
-        files = "".join(f'<li>{escape(f["format_label"] or "通话记录")} · {_link(f["original"], f["name"])}'
+        files = "".join(f'<li>{escape(f["format_label"] or "通话记录")} · {_original(f["original"], f["name"], withheld)}'
                         f'（接收人：{escape(text(f["received_by"]))}，{f["entries"]} 条记录）</li>'
                         for f in context["call_log_files"])
         parts.append(f'<section class="block"><h2>通话记录文件（原件）</h2><ul>{files}</ul></section>')
@@ -130,9 +152,13 @@ def pack_index_html(context: Mapping[str, Any], redactor: Any = None) -> str:
                      .replace('<section id="call-log">', '<section class="block" id="call-log">', 1))
     by_no = {i["no"]: i for i in context["items"]}
     blocks = []
+    listed: dict[int, int] = {}  # item number -> times listed so far (an item is listed under each of its categories)
     for category in context["categories"]:
         style = category_style(category["code"])
-        members = "".join(_item_html(by_no[n], calls, text) for n in category["nos"])
+        members = ""
+        for n in category["nos"]:
+            listed[n] = listed.get(n, 0) + 1
+            members += _item_html(by_no[n], calls, text, withheld, f"item-{n}" + (f"-{listed[n]}" if listed[n] > 1 else ""))
         legal = "".join(f"<li>{escape(c)}</li>" for c in category["legal"])
         blocks.append(f'<h3><span class="chip" style="--c:{style.colour};--bg:{tint(style.colour)}">'
                       f'{escape(category["label"])}</span> {escape(category["count_text"])}</h3>'

@@ -7,6 +7,7 @@ local wall time in the case's zone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -66,21 +67,27 @@ def is_received(message: Any) -> bool:
     return message.direction != "sent"
 
 
-def highlight_message(text: str, views: list[tuple[int, FlagView]], *, href: str | None = None) -> str:
+def highlight_message(text: str, views: list[tuple[int, FlagView]], *, href: str | Callable[[int], str] | None = None,
+                      numbers: Mapping[int, int] | None = None) -> str:
     """``text`` escaped, each flagged run in a ``<mark>`` of its category colour; ``views`` are
-    (number, view) with character spans into ``text``. ``href`` % number links a mark to its detail."""
+    (key, view) with character spans into ``text``, keys unique. ``href`` (``% key`` or a function
+    of the key) links a mark to its first flag's detail; ``numbers``: key -> number shown (default
+    the key; flags of one evidence item share a number)."""
     spans = [(n, v) for n, v in views if v.start_char is not None and v.end_char is not None
              and 0 <= v.start_char < v.end_char <= len(text)]
-    by_number = dict(spans)
+    by_key = dict(spans)
+    shown = numbers or {}
     parts: list[str] = []
     for i, j, here, main in flag_runs(len(text), spans):
         chunk = escape(text[i:j]).replace("\n", "<br>")
         if main is not None:
-            title = "；".join(f"#{n} {by_number[n].label}（{by_number[n].status_label}）" for n in here)
+            title = "；".join(f"#{shown.get(n, n)} {by_key[n].label}（{by_key[n].status_label}）" for n in here)
+            flags = " ".join(dict.fromkeys(str(shown.get(n, n)) for n in here))
             classes = "flag" + (" accepted" if main.status == "accepted" else "")
-            mark = (f'<mark class="{classes}" data-flags="{" ".join(map(str, here))}" title="{escape(title)}" '
+            mark = (f'<mark class="{classes}" data-flags="{flags}" title="{escape(title)}" '
                     f'style="--c:{main.colour};--bg:{tint(main.colour)}">{chunk}</mark>')
-            parts.append(f'<a class="flag-link" href="{href % here[0]}">{mark}</a>' if href else mark)
+            link = (href(here[0]) if callable(href) else href % here[0]) if href else ""
+            parts.append(f'<a class="flag-link" href="{escape(link)}">{mark}</a>' if href else mark)
         else:
             parts.append(chunk)
     return "".join(parts)
