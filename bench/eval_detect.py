@@ -249,6 +249,8 @@ def main() -> None:
         texts = [r.text for r in read_cold(0)[-1000:]]
         print("\n## speed (flag-text work, both tiers)")
         print("  both: " + speed(detectors["both"], texts))
+        print("  both, encoder on 1 thread (as in run beside ASR workers): "
+              + speed(load_detector("both", threads=1), texts))
         print("  rules: " + speed(detectors["rules"], texts))
     if args.calls:
         print("\n## e2e calls_dev (severity ≥ 2 flags on the right turn)")
