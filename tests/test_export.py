@@ -58,13 +58,17 @@ class ReviewedCase:
 _BUILT: dict[str, ReviewedCase] = {}
 
 
-def _pick_unique(flags: list[FlagRow], avoid: set[int], prefer: tuple[str, ...]) -> FlagRow:
-    """A segment flag whose category and rule no other flag has (so it can be searched for)."""
+KEEP_ACCEPTED = ("VIOLENCE_THREAT",)  # the drafts' tests quote an accepted threat: never picked to reject or leave pending
+
+
+def _pick_unique(flags: list[FlagRow], avoid: set[int], prefer: tuple[str, ...], *, unique_rule: bool = True) -> FlagRow:
+    """A segment flag whose category no other flag has (so it can be searched for); with ``unique_rule``
+    its rule id is no other flag's either (a rule-tier id: the model's id is shared by its flags)."""
     counts: dict[str, int] = {}
     for flag in flags:
         counts[flag.category] = counts.get(flag.category, 0) + 1
     unique = [f for f in flags if f.level == "segment" and counts[f.category] == 1 and f.id not in avoid
-              and sum(g.rule == f.rule for g in flags) == 1]
+              and (not unique_rule or sum(g.rule == f.rule for g in flags) == 1) and f.category not in KEEP_ACCEPTED]
     unique.sort(key=lambda f: (f.category not in prefer, f.id))
     assert unique, f"the batch produced no flag with a unique category: {[f.category for f in flags]}"
     return unique[0]
@@ -85,7 +89,7 @@ def reviewed_case(tmp_path_factory: pytest.TempPathFactory) -> ReviewedCase:
     with CaseStore.open(case_dir) as store:
         flags = store.all_flags()
         rejected = _pick_unique(flags, set(), ("FORCED_BORROW", "EXPOSURE"))
-        pending = _pick_unique(flags, {rejected.id}, ("EXPOSURE", "FORCED_BORROW"))
+        pending = _pick_unique(flags, {rejected.id}, ("EXPOSURE", "FORCED_BORROW"), unique_rule=False)
         accepted = [f for f in flags if f.id not in (rejected.id, pending.id)]
         assert len([f for f in accepted if f.level == "segment"]) >= 3, [f.category for f in flags]
         for flag in accepted:
@@ -277,7 +281,8 @@ def without_model_neighbours(name: str, text: str) -> str:
 def test_rejected_and_pending_flags_appear_nowhere(case: ReviewedCase, pack: Path) -> None:
     texts = pack_texts(pack)
     for flag in (case.rejected, case.pending):
-        assert all(flag.rule not in text for text in texts.values())  # not even in custody.jsonl
+        own = [str(r) for r in [flag.rule, *flag.rules] if not str(r).startswith("model.")]  # the model id is shared
+        assert own and all(r not in text for r in own for text in texts.values())  # not even in custody.jsonl
         for name, text in texts.items():
             if name == "custody.jsonl":  # the review decision itself is part of the chain of custody
                 continue
