@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ def options_hash(model_fingerprint: str, config: TranscribeConfig, settings: Run
         "decode": asdict(config.options),
         "block_seconds": config.block_seconds,
         "channel_mode": config.channel_mode,
+        "stereo_decode": config.stereo_decode,
         "diarize": settings.diarize,
         "num_speakers": settings.num_speakers,
     }
@@ -204,6 +205,33 @@ def parallel_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine_kwargs:
                 yield path, exc
 
 
+def shared_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine: Engine, config: TranscribeConfig,
+                       settings: RunSettings) -> Iterator[tuple[Path, Transcript | Exception]]:
+    """Transcribe ``settings.workers`` calls at a time in this process, on one engine whose workers
+    (single-thread replicas sharing the weights) decode the blocks of every call in flight from one
+    queue: while calls remain each worker has work, and the blocks of the last (long) call are
+    spread over all of them. Each block is one engine call cut where it would be alone, so every
+    transcript is the one a single worker gives."""
+    blocks = ThreadPoolExecutor(max(1, int(getattr(engine, "workers", 1))), thread_name_prefix="asr-block")
+    calls = ThreadPoolExecutor(settings.workers, thread_name_prefix="asr-call")
+    try:
+        futures = [(path, calls.submit(transcribe_one, path, engine, config, settings, info, sha, None, blocks))
+                   for path, info, sha in jobs]
+        for path, future in futures:
+            try:
+                yield path, future.result()
+            except Exception as exc:  # an InputError of one call comes back here
+                yield path, exc
+    finally:  # all done, or interrupted: then only the blocks being decoded finish (seconds, not a call)
+        calls.shutdown(wait=False, cancel_futures=True)
+        blocks.shutdown(wait=False, cancel_futures=True)
+
+
+def shares_workers(engine: Engine | None) -> bool:
+    """An engine whose replicas decode several blocks at once (faster-whisper): calls share it in-process."""
+    return engine is not None and int(getattr(engine, "workers", 1)) > 1
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -298,7 +326,9 @@ def run_batch(
         rows = {path: (info, row) for path, info, _, row in pending}
         for path, info, _, _ in pending:
             events.call_started(path, info.duration)
-        for path, result in parallel_transcripts(jobs, engine_kwargs, config, settings):
+        results = (shared_transcripts(jobs, engine, config, settings) if shares_workers(engine)
+                   else parallel_transcripts(jobs, engine_kwargs, config, settings))
+        for path, result in results:
             info, row = rows[path]
             finish(path, info, row, result, t0)
     else:

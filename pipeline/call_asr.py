@@ -7,6 +7,7 @@ that only transcribes imports only the speech side.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,6 +44,8 @@ def speaker_turns(path: Path, transcript: Transcript, settings: SpeakerSettings)
 
 
 def transcribe_one(path: Path, engine: Engine, config: TranscribeConfig, settings: SpeakerSettings,
-                   info: AudioInfo, sha256: str, progress: Callable[[float], None] | None = None) -> Transcript:
-    transcript = transcribe_file(path, engine, config, progress=progress, info=info, sha256=sha256)
+                   info: AudioInfo, sha256: str, progress: Callable[[float], None] | None = None,
+                   pool: Executor | None = None) -> Transcript:
+    """``pool``: the block executor shared by the calls transcribed at once (see transcribe_file)."""
+    transcript = transcribe_file(path, engine, config, progress=progress, info=info, sha256=sha256, pool=pool)
     return speaker_turns(path, transcript, settings)

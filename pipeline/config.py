@@ -50,8 +50,11 @@ def decode_options(settings: dict[str, Any], **overrides: Any) -> DecodeOptions:
 
 def transcribe_config(settings: dict[str, Any], options: DecodeOptions, channel_mode: str | None = None) -> TranscribeConfig:
     audio = settings.get("audio", {})
+    if audio.get("stereo_decode", "mix") not in ("mix", "channels"):
+        raise ConfigError(f"audio.stereo_decode 只能是 mix 或 channels (got {audio.get('stereo_decode')!r})")
     return TranscribeConfig(
         options=options,
         block_seconds=float(audio.get("block_seconds", 300)),
         channel_mode=channel_mode or audio.get("channel_mode", "auto"),
+        stereo_decode=str(audio.get("stereo_decode", "mix")),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,10 @@ class TranscribeConfig:
     cut_search_seconds: float = 20.0
     # "auto": transcribe stereo channels separately when they carry different content.
     channel_mode: str = "auto"  # auto | mix | split
+    # split stereo: "mix" = decode the mix once, words go to the channel carrying them, speech a channel
+    # has without words is decoded on that channel alone (pipeline.asr.channels); "channels" = each
+    # channel decoded on its own (before issue 18's second round: less accurate)
+    stereo_decode: str = "mix"  # mix | channels
 
 
 def quietest_cut(samples: np.ndarray, search_seconds: float) -> int:
@@ -83,15 +87,33 @@ def _merge_by_time(per_channel: list[CleanResult]) -> list[Segment]:
     return merged
 
 
+Results = list[CleanResult]  # one per channel of the block (one for a mono block)
+
+
 @dataclass
 class _Block:
     offset: float
     seconds: float
-    tracks: list[Future[CleanResult] | CleanResult]
+    jobs: list[Future[Results] | Results]  # their results, concatenated, are the block's channels
 
 
-def _transcribe_track(engine: Engine, audio: np.ndarray, options: DecodeOptions, offset: float) -> CleanResult:
-    return clean_segments(engine.transcribe(np.ascontiguousarray(audio, dtype=np.float32), options), options, offset)
+def _transcribe_track(engine: Engine, audio: np.ndarray, options: DecodeOptions, offset: float) -> Results:
+    return [clean_segments(engine.transcribe(np.ascontiguousarray(audio, dtype=np.float32), options), options, offset)]
+
+
+def _transcribe_stereo(engine: Engine, block: np.ndarray, options: DecodeOptions, offset: float) -> Results:
+    from pipeline.asr.channels import transcribe_channels
+
+    return [clean_segments(raw, options, offset) for raw in transcribe_channels(engine, block, options)]
+
+
+def _block_jobs(block: np.ndarray, split: bool, stereo_decode: str) -> list[tuple[Callable[..., Results], np.ndarray]]:
+    """(function, audio) per job of one block: the mix; each channel; or the channels decoded from their mix."""
+    if not split:
+        return [(_transcribe_track, block.mean(axis=0))]
+    if stereo_decode == "channels":
+        return [(_transcribe_track, channel) for channel in block]
+    return [(_transcribe_stereo, block)]
 
 
 def transcribe_file(
@@ -101,13 +123,16 @@ def transcribe_file(
     progress: ProgressFn | None = None,
     info: AudioInfo | None = None,
     sha256: str | None = None,
+    pool: Executor | None = None,
 ) -> Transcript:
     """Transcribe one recording. Raises InputError for bad input; the original is only read.
 
     Blocks (and the channels of a split stereo block) are decoded in parallel on the engine's
     workers (``engine.workers``, 1 when it has none). Where a block is cut does not depend on
     the number of workers, and each block is one ``engine.transcribe`` call, so the transcript
-    is the same for any number of workers.
+    is the same for any number of workers. ``pool``: an executor of ``engine.workers`` threads shared
+    with other recordings transcribed at the same time (``run``), so a recording's blocks use every
+    worker that the others leave free; by default the recording gets a pool of its own.
     """
     started = time.perf_counter()
     info = info or probe(path)
@@ -117,12 +142,14 @@ def transcribe_file(
     dropped: list[dict] = []
     report = DecodeReport()
     workers = max(1, int(getattr(engine, "workers", 1)))
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-block") if workers > 1 else None
+    own_pool = pool is None and workers > 1
+    if own_pool:
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-block")
     in_flight: deque[_Block] = deque()
 
     def collect(block: _Block) -> None:
-        for ch, track in enumerate(block.tracks):
-            result = track.result() if isinstance(track, Future) else track
+        results = [r for job in block.jobs for r in (job.result() if isinstance(job, Future) else job)]
+        for ch, result in enumerate(results):
             for seg in result.segments:
                 seg.channel = ch if split else None
                 seg.speaker = f"S{ch}" if split else None
@@ -135,13 +162,11 @@ def transcribe_file(
         for offset, block in iter_cut_blocks(iter_decode(path, report=report), config):
             if split is None:
                 split = channels_differ(block)
-            tracks = list(block) if split else [block.mean(axis=0)]
-            while len(per_channel) < len(tracks):
+            while len(per_channel) < (len(block) if split else 1):
                 per_channel.append(CleanResult())
-            jobs: list[Future[CleanResult] | CleanResult] = [
-                pool.submit(_transcribe_track, engine, audio, config.options, offset) if pool
-                else _transcribe_track(engine, audio, config.options, offset)
-                for audio in tracks
+            jobs: list[Future[Results] | Results] = [
+                pool.submit(fn, engine, audio, config.options, offset) if pool else fn(engine, audio, config.options, offset)
+                for fn, audio in _block_jobs(block, bool(split), config.stereo_decode)
             ]
             in_flight.append(_Block(offset, block.shape[1] / SAMPLE_RATE, jobs))
             while len(in_flight) > workers:  # a few blocks decoded ahead, memory stays bounded
@@ -149,11 +174,17 @@ def transcribe_file(
         while in_flight:
             collect(in_flight.popleft())
     finally:
-        if pool is not None:
+        if own_pool and pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        for block in in_flight:  # an error left blocks behind in a shared pool: drop the ones not started
+            for job in block.jobs:
+                if isinstance(job, Future):
+                    job.cancel()
     segments = _merge_by_time(per_channel)
     options = {**asdict(config.options), "channel_mode": "split" if split else "mix", "block_seconds": config.block_seconds,
                "compute": dict(getattr(engine, "compute", {}))}
+    if split:
+        options["stereo_decode"] = config.stereo_decode
     transcript = Transcript(
         source=SourceInfo(
             path=str(path),

@@ -1,13 +1,19 @@
-"""Blocks and channels decoded in parallel give the transcript one worker gives; gaps get decoded."""
+"""Blocks and channels decoded in parallel give the transcript one worker gives, also when several
+calls share the workers (run); gaps get decoded; stereo words go to the channel that carries them."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from pipeline.asr.base import RawPiece, RawSegment
+from pipeline.asr.base import SAMPLE_RATE, RawPiece, RawSegment
+from pipeline.asr.channels import split_by_channel
 from pipeline.asr.faster_engine import FasterWhisperEngine, uncovered_speech
+from pipeline.audio import probe, sha256_file
+from pipeline.batch import RunSettings, shared_transcripts, shares_workers
 from pipeline.reproduce import content_digest, diff_transcripts
 from pipeline.transcribe import TranscribeConfig, transcribe_file, with_options
 
@@ -47,7 +53,8 @@ def test_sampled_decodes_do_not_depend_on_the_worker_or_on_the_order(one: Faster
     sampling = with_options(BLOCKED, temperatures=(1.0,))
     path = CALLS_DEV / "call2_tel_stereo.wav"
     serial = transcribe_file(path, one, sampling)
-    assert serial.options["channel_mode"] == "split"
+    assert serial.options["channel_mode"] == "split" and serial.options["stereo_decode"] == "mix"
+    assert {s.channel for s in serial.segments} == {0, 1}
     parallel = transcribe_file(path, two, sampling)
     again = transcribe_file(path, two, sampling)
     assert diff_transcripts(serial, parallel) == [] and diff_transcripts(parallel, again) == []
@@ -65,3 +72,40 @@ def test_uncovered_speech_finds_the_speech_no_word_covers() -> None:
     assert uncovered_speech(chunks[:1], segments) == []
     # a segment without word times covers its whole span
     assert uncovered_speech([(0.0, 10.0)], [RawSegment(0.0, 10.0, "x")]) == []
+
+
+def test_calls_sharing_the_workers_match_each_call_alone(one: FasterWhisperEngine, two: FasterWhisperEngine) -> None:
+    # run: two calls in flight, the blocks of both decoded by the same two workers from one queue
+    paths = [CALLS_DEV / "call1_16k.wav", CALLS_DEV / "call2_tel_stereo.wav", CALLS_DEV / "call2_tel8k.wav"]
+    alone = [transcribe_file(p, one, BLOCKED) for p in paths]
+    assert shares_workers(two) and not shares_workers(one)
+    jobs = [(p, probe(p), sha256_file(p)) for p in paths]
+    shared = dict(shared_transcripts(jobs, two, BLOCKED, RunSettings(workers=2, diarize=False)))
+    for path, serial in zip(paths, alone, strict=True):
+        assert diff_transcripts(serial, shared[path]) == [], path.name
+    with ThreadPoolExecutor(2) as pool:  # a pool passed in is used, and left open
+        again = transcribe_file(paths[0], two, BLOCKED, pool=pool)
+        assert pool.submit(int, "1").result() == 1
+    assert content_digest(again) == content_digest(alone[0])
+
+
+def test_words_go_to_the_channel_that_carries_them() -> None:
+    t = np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    channels = np.zeros((2, len(t)), dtype=np.float32)
+    channels[0, : 2 * SAMPLE_RATE] = tone[: 2 * SAMPLE_RATE]  # A speaks 0-2 s, B 2-4 s, B echoes faintly into A
+    channels[1, 2 * SAMPLE_RATE :] = tone[2 * SAMPLE_RATE :]
+    channels[0, 2 * SAMPLE_RATE :] += 0.05 * tone[2 * SAMPLE_RATE :]
+    words = [RawPiece("你好", 0.2, 0.8, 0.9), RawPiece("吗", 1.0, 1.0, 0.9), RawPiece("我", 2.3, 2.6, 0.9),
+             RawPiece("在", 2.6, 3.0, 0.9)]
+    seg = RawSegment(0.2, 3.0, "你好吗我在", words, -0.2, 0.1, 1.2)
+    a, b = split_by_channel([seg, RawSegment(2.5, 3.5, "对")], channels)
+    assert [(s.text, s.start, s.end) for s in a] == [("你好吗", 0.2, 1.0)]
+    assert [(s.text, s.start, s.end) for s in b] == [("我在", 2.3, 3.0), ("对", 2.5, 3.5)]
+    assert a[0].avg_logprob == -0.2 and [p.text for p in b[0].pieces] == ["我", "在"]
+
+
+def test_the_words_of_a_loop_cover_no_speech() -> None:
+    # "怎么还得起" then a decoding loop over the next 8 s of speech: that speech is decoded again
+    loop = [RawPiece("怎么还得起", 0.0, 2.0, 0.9)] + [RawPiece("G", 2.0 + i, 3.0 + i, 0.2) for i in range(8)]
+    assert uncovered_speech([(0.0, 10.0)], [RawSegment(0.0, 10.0, "x", loop)]) == [(2.5, 10.0)]

@@ -21,6 +21,7 @@ GAP_MIN_SECONDS = 1.0
 GAP_MARGIN_SECONDS = 0.5
 GAP_JOIN_SECONDS = 2.0
 GAP_CONTEXT_SECONDS = 1.0
+LOOP_REPEATS = 2  # a run of words repeated more than this: a loop, whose words cover no speech (0: they do)
 FRAMES_PER_SECOND = 100  # Whisper's log-mel hop is 10 ms
 FRAME_STEP = 100  # trimmed windows are whole seconds long, so few distinct encoder shapes occur
 
@@ -65,8 +66,12 @@ def uncovered_speech(chunks: list[tuple[float, float]], segments: list[RawSegmen
     Whisper sometimes ends a 30 s window after its first short sentence (a timestamp, then the end
     token) and moves on by the whole window, so the rest of that window's speech is never decoded.
     """
+    from pipeline.asr.postprocess import dedupe_piece_loops
+
+    # the words of a decoding loop ("GGGG…", a phrase over and over) cover nothing: the decoder lost the audio
     covered = sorted((p.start - margin, p.end + margin) for seg in segments
-                     for p in (seg.pieces or [RawPiece(seg.text, seg.start, seg.end, 1.0)]))
+                     for p in (dedupe_piece_loops(seg.pieces, keep=0, loop=LOOP_REPEATS) if LOOP_REPEATS and seg.pieces
+                               else seg.pieces or [RawPiece(seg.text, seg.start, seg.end, 1.0)]))
     gaps: list[tuple[float, float]] = []
     for start, end in chunks:
         t = start

@@ -50,8 +50,10 @@ def _mostly_timeless(pieces: list[RawPiece]) -> bool:
     return timeless / len(pieces) >= 0.5
 
 
-def dedupe_piece_loops(pieces: list[RawPiece], keep: int = 2, max_unit: int = 6) -> list[RawPiece]:
-    """Remove a run of pieces repeated more than ``keep`` times in a row (Whisper decoding loops)."""
+def dedupe_piece_loops(pieces: list[RawPiece], keep: int = 2, max_unit: int = 6, loop: int | None = None) -> list[RawPiece]:
+    """Cut a run of pieces repeated more than ``loop`` (default ``keep``) times in a row (Whisper
+    decoding loops) down to ``keep`` repetitions."""
+    loop = keep if loop is None else loop
     key = [strip_punctuation(p.text).strip() for p in pieces]
     out: list[int] = []
     i = 0
@@ -67,7 +69,7 @@ def dedupe_piece_loops(pieces: list[RawPiece], keep: int = 2, max_unit: int = 6)
             while key[j : j + unit] == block:
                 j += unit
                 repeats += 1
-            if repeats > keep:
+            if repeats > loop:
                 out.extend(range(i, i + unit * keep))
                 i = j
                 advanced = True

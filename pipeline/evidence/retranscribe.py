@@ -104,7 +104,9 @@ def _check_call(root: Path, document: dict[str, Any], name: str, engines: dict[t
     if stored.tool_version != __version__:
         check.notes.append(f"转写时的 callproof 版本 {stored.tool_version}，本机 {__version__}")
     config = TranscribeConfig(options=decode_options(options), block_seconds=float(options.get("block_seconds", 300.0)),
-                              channel_mode=str(options.get("channel_mode", "auto")))
+                              channel_mode=str(options.get("channel_mode", "auto")),
+                              # a split transcript recorded without it was decoded channel by channel
+                              stereo_decode=str(options.get("stereo_decode", "channels")))
     fresh = transcribe_file(original, engine, config)
     diarization = options.get("diarization")
     if diarization is not None:
