@@ -2,6 +2,7 @@
 
     python bench/asr_levers.py [LABEL...]             # the 11 refs.tsv sentences, one clip at a time
     python bench/asr_levers.py --set long [LABEL...]  # the long calls (bench/long_calls.py), mono 8 kHz
+    python bench/asr_levers.py --set stereo [LABEL...]  # long2 as a stereo line vs its mono mix, calls_dev stereo
 
 LABEL picks rows whose label contains it. On `long` each row transcribes the two 5-minute mono
 calls with `transcribe_file` (blocks, both workers) and prints corpus CER, CER of the call content
@@ -95,6 +96,60 @@ def batched_items(engine: FasterWhisperEngine, path: object) -> list[tuple[float
     return [(s.start, s.end, normalize(s.text).text) for s in segments]
 
 
+STEREO_LEVERS: dict[str, tuple[str, str, int]] = {  # (stereo_decode, mix, LOOP_REPEATS)
+    "before: each channel decoded alone, loop words cover speech": ("channels", "sum", 0),
+    "each channel decoded alone, loop words cover nothing": ("channels", "sum", 2),
+    "mix (mean of channels) split by channel + channel retry": ("mix", "mean", 2),
+    "default: mix (sum) split by channel + channel retry": ("mix", "sum", 2),
+}
+
+
+def stereo_set(only: list[str]) -> None:
+    """CER per stereo call and per channel (speaker A = left, B = right) for each way of decoding a
+    stereo line; first the mono recording of long2 (the same call mixed) as the reference row."""
+    from common import CALLS_DEV
+    from long_calls import build_long_calls, default_dir, split_cer
+
+    import pipeline.asr.channels as channels_module
+    import pipeline.asr.faster_engine as engine_module
+
+    long_files = dict((p.stem, p) for p, _ in build_long_calls(default_dir()))
+    files = [long_files["long2_tel_stereo"], CALLS_DEV / "call1_tel_stereo.wav", CALLS_DEV / "call2_tel_stereo.wav"]
+    engine = FasterWhisperEngine(threads=2)
+
+    def row(label: str, paths: list[Path], config: TranscribeConfig) -> None:
+        t0, cells, pairs, per_channel = time.perf_counter(), [], [], []
+        for path in paths:
+            turns = json.loads(path.with_suffix(".truth.json").read_text(encoding="utf-8"))["turns"]
+            transcript = transcribe_file(path, engine, config)
+            ref = "".join(t["text"] for t in turns)
+            pairs.append((ref, transcript.text))
+            cell = f"{path.stem}={cer(ref, transcript.text):.3f}"
+            if "source" in turns[0]:
+                cell += f"(sentences={split_cer([(turns, transcript.text)])['sentences']:.3f})"
+            if transcript.options["channel_mode"] == "split":
+                for ch, speaker in ((0, "A"), (1, "B")):
+                    said = "".join(t["text"] for t in turns if t["speaker"] == speaker)
+                    per_channel.append((said, "".join(s.text for s in transcript.segments if s.channel == ch)))
+                cell += f"[A={cer(*per_channel[-2]):.3f} B={cer(*per_channel[-1]):.3f}]"
+            cells.append(cell)
+        channel_cer = f" per-channel={corpus_cer(per_channel):.3f}" if per_channel else ""
+        print(f"{label:62s} CER={corpus_cer(pairs):.3f}{channel_cer} {' '.join(cells)} s={time.perf_counter() - t0:.0f}",
+              flush=True)
+
+    print(f"stereo calls: {len(files)} files, engine threads={engine.threads} workers={engine.workers}")
+    if not only or any(o in "long2 mono recording (reference)" for o in only):
+        row("long2 mono recording (reference)", [long_files["long2_tel8k"]], TranscribeConfig())
+    for label, (stereo_decode, mix, loops) in STEREO_LEVERS.items():
+        if only and not any(o in label for o in only):
+            continue
+        channels_module.MIX, engine_module.LOOP_REPEATS = mix, loops
+        try:
+            row(label, files, replace(TranscribeConfig(), stereo_decode=stereo_decode))
+        finally:
+            channels_module.MIX, engine_module.LOOP_REPEATS = "sum", 2
+
+
 def long_set(only: list[str], save: Path | None = None) -> None:
     from long_calls import build_long_calls, default_dir, split_cer
 
@@ -130,12 +185,14 @@ def long_set(only: list[str], save: Path | None = None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="CER (and speed) of each decoding lever.")
-    parser.add_argument("--set", choices=("refs", "long"), default="refs")
+    parser.add_argument("--set", choices=("refs", "long", "stereo"), default="refs")
     parser.add_argument("--save", type=Path, help="with --set long: write each row's texts (JSON) here")
     parser.add_argument("labels", nargs="*", help="only rows whose label contains one of these")
     args = parser.parse_args()
     if args.set == "long":
         long_set(args.labels, args.save)
+    elif args.set == "stereo":
+        stereo_set(args.labels)
     else:
         refs_set(args.labels)
 

@@ -1,12 +1,16 @@
 """Batch throughput: `python cli.py run` vs the bare engine on the same ≥ 30 minutes of audio.
 
     python bench/batch_speed.py [--minutes 30] [--workers 1 2]
+    python bench/batch_speed.py --long [--workers 2]   # the long-call set (bench/long_calls.py): few, long calls
 
 Builds a folder of distinct call recordings from calls_dev (each copy with a slightly different
 gain, so every file has its own content hash), then in one script:
 1. the bare engine: faster-whisper (same model, same decoding options) on each file, one by one;
 2. `cli.py run` on the folder, once per --workers value (fresh case each time).
 Prints audio-minutes per wall-minute for each and the batch's overhead over the bare engine.
+With --long the folder is the long-call set (long1 mono, long2 mono and stereo: 15 min, 3 calls)
+and the baseline is also `transcribe_file` one by one (each call's blocks on every worker: the
+per-recording speed `run` should keep when one long call is left).
 """
 
 from __future__ import annotations
@@ -38,6 +42,27 @@ def build_folder(folder: Path, minutes: float) -> tuple[list[Path], float]:
     return files, total
 
 
+def long_folder(folder: Path) -> tuple[list[Path], float]:
+    import shutil
+
+    from long_calls import build_long_calls, default_dir
+
+    files = [Path(shutil.copy2(path, folder / path.name)) for path, _ in build_long_calls(default_dir())]
+    return files, sum(sf.info(path).duration for path in files)
+
+
+def one_by_one(files: list[Path]) -> float:
+    """transcribe_file per call, the engine's workers on its blocks (as `transcribe` does)."""
+    from pipeline.asr.faster_engine import FasterWhisperEngine
+    from pipeline.transcribe import transcribe_file
+
+    t0 = time.perf_counter()
+    engine = FasterWhisperEngine(threads=2)
+    for path in files:
+        transcribe_file(path, engine)
+    return time.perf_counter() - t0
+
+
 def bare_engine(files: list[Path]) -> float:
     from pipeline.asr.base import DecodeOptions
     from pipeline.asr.faster_engine import FasterWhisperEngine
@@ -62,15 +87,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--long", action="store_true", help="the long-call set instead of calls_dev copies")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "calls"
         folder.mkdir()
-        files, audio_s = build_folder(folder, args.minutes)
+        files, audio_s = long_folder(folder) if args.long else build_folder(folder, args.minutes)
         minutes = audio_s / 60
         print(f"files={len(files)} audio={minutes:.1f} min")
         bare = bare_engine(files)
         print(f"bare engine (one by one)  wall={bare:.0f}s  audio-min/wall-min={minutes / (bare / 60):.2f}")
+        if args.long:
+            alone = one_by_one(files)
+            print(f"transcribe_file one by one wall={alone:.0f}s  audio-min/wall-min={minutes / (alone / 60):.2f}")
         for workers in args.workers:
             wall = batch(folder, Path(tmp) / f"case_w{workers}", workers)
             print(f"run --workers {workers}         wall={wall:.0f}s  audio-min/wall-min={minutes / (wall / 60):.2f}"
