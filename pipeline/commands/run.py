@@ -87,7 +87,7 @@ class ProgressEvents(RunEvents):
 @click.option("--rules", "rule_packs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule pack YAML (repeatable).")
 @click.option("--speakers", default="2", show_default=True, help="Speakers per mono call for diarization: a number, 'auto', or 'off'.")
 @click.option("--workers", type=int, default=0, show_default=True,
-              help="Calls transcribed in parallel; 0 = auto (2 on 2+ cores: 10% faster than 1 on 2 cores, BENCHMARKS.md).")
+              help="Calls transcribed at once; with faster-whisper their blocks share one model's workers. 0 = auto (2 on 2+ cores).")
 @click.option("--off-hours", default="22:00-08:00", show_default=True, help="Local time window for the OFF_HOURS rule.")
 @click.option("--max-calls-per-day", type=int, default=3, show_default=True, help="EXCESS_FREQ: connected calls a day from one number (GB/T 45251).")
 @click.option("--cluster", default=None, metavar="ADDRESS",
