@@ -1,7 +1,7 @@
 """Detection in two tiers behind one interface: rules (``pipeline.rules``) and a trained model.
 
     detector = load_detector("both")                   # rules + model (configs/detect/detector.json)
-    detector.flag_text("我们准备给你的联系人做个科普")     # -> [Flag(category="CONTACTS_BLAST", rules=["model.use.v3"])]
+    detector.flag_text("我们准备给你的联系人做个科普")     # -> [Flag(category="CONTACTS_BLAST", rules=["model.use.v4"])]
     detector.flag_segments(transcript.segments)
 
 ``mode``: "rules" (exactly the rule engine's flags), "model" (model tier only), "both" (default).

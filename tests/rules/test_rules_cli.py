@@ -100,13 +100,13 @@ def test_flag_transcript_writes_flags_with_times(tmp_path: Path) -> None:
     (flag,) = data["flags"]
     assert flag["category"] == "HOME_WORK_VISIT" and flag["segment_index"] == 2
     assert flag["speaker"] == "S0" and flag["speaker_unconfirmed"] is True
-    assert flag["match"] == "去你单位" and flag["start_s"] == 7.0 and flag["end_s"] == 8.0
+    assert flag["match"] == "去你单位找你" and flag["start_s"] == 7.0 and flag["end_s"] == 8.5  # 0.25 s per character
     assert "共 1 条标记" in result.output
 
 
 def test_flag_transcript_to_stdout(tmp_path: Path) -> None:
     result = runner.invoke(main, ["flag", str(write_transcript(tmp_path / "call.json")), "--detect", "rules"])
-    assert json.loads(result.stdout)["flags"][0]["match"] == "去你单位"
+    assert json.loads(result.stdout)["flags"][0]["match"] == "去你单位找你"
 
 
 def test_flag_rejects_a_file_that_is_not_a_transcript(tmp_path: Path) -> None:
