@@ -76,9 +76,10 @@ def bare_engine(files: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def batch(folder: Path, case: Path, workers: int) -> float:
+def batch(folder: Path, case: Path, workers: int, share: bool = False) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "cli.py", "run", str(folder), "-o", str(case), "--workers", str(workers)],
+    subprocess.run([sys.executable, "cli.py", "run", str(folder), "-o", str(case), "--workers", str(workers),
+                    *(["--share-engine"] if share else [])],
                    cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - t0
 
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--long", action="store_true", help="the long-call set instead of calls_dev copies")
+    parser.add_argument("--share-engine", action="store_true", help="run --share-engine (calls share one model)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "calls"
@@ -102,8 +104,8 @@ def main() -> None:
             bare = bare_engine(files)
             print(f"bare engine (one by one)  wall={bare:.0f}s  audio-min/wall-min={minutes / (bare / 60):.2f}")
         for workers in args.workers:
-            wall = batch(folder, Path(tmp) / f"case_w{workers}", workers)
-            print(f"run --workers {workers}         wall={wall:.0f}s  audio-min/wall-min={minutes / (wall / 60):.2f}"
+            wall = batch(folder, Path(tmp) / f"case_w{workers}", workers, args.share_engine)
+            print(f"run --workers {workers}{' --share-engine' if args.share_engine else ''} wall={wall:.0f}s  audio-min/wall-min={minutes / (wall / 60):.2f}"
                   f"  overhead_vs_bare={(wall - bare) / bare * 100:+.1f}%")
 
 

@@ -44,6 +44,7 @@ class RunSettings:
     workers: int = 1
     call_rules: CallRuleOptions = CallRuleOptions()
     cluster: ClusterOptions | None = None  # transcribe on a Ray cluster (pipeline.cluster)
+    share_engine: bool = False  # calls share one in-process engine (faster on long calls, no crash isolation)
 
 
 @dataclass
@@ -326,7 +327,7 @@ def run_batch(
         rows = {path: (info, row) for path, info, _, row in pending}
         for path, info, _, _ in pending:
             events.call_started(path, info.duration)
-        results = (shared_transcripts(jobs, engine, config, settings) if shares_workers(engine)
+        results = (shared_transcripts(jobs, engine, config, settings) if settings.share_engine and shares_workers(engine)
                    else parallel_transcripts(jobs, engine_kwargs, config, settings))
         for path, result in results:
             info, row = rows[path]

@@ -87,7 +87,10 @@ class ProgressEvents(RunEvents):
 @click.option("--rules", "rule_packs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule pack YAML (repeatable).")
 @click.option("--speakers", default="2", show_default=True, help="Speakers per mono call for diarization: a number, 'auto', or 'off'.")
 @click.option("--workers", type=int, default=0, show_default=True,
-              help="Calls transcribed at once; with faster-whisper their blocks share one model's workers. 0 = auto (2 on 2+ cores).")
+              help="Calls transcribed at once, each in a worker process of its own. 0 = auto (2 on 2+ cores).")
+@click.option("--share-engine", is_flag=True,
+              help="faster-whisper: the calls share one in-process model whose workers decode every call's blocks "
+                   "(faster on long calls; a crash of the engine stops the whole run instead of one call).")
 @click.option("--off-hours", default="22:00-08:00", show_default=True, help="Local time window for the OFF_HOURS rule.")
 @click.option("--max-calls-per-day", type=int, default=3, show_default=True, help="EXCESS_FREQ: connected calls a day from one number (GB/T 45251).")
 @click.option("--cluster", default=None, metavar="ADDRESS",
@@ -97,7 +100,7 @@ class ProgressEvents(RunEvents):
 @detect_options
 @engine_options
 def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rule_packs: tuple[Path, ...],
-                speakers: str, workers: int, off_hours: str, max_calls_per_day: int, cluster: str | None, shared_fs: bool,
+                speakers: str, workers: int, share_engine: bool, off_hours: str, max_calls_per_day: int, cluster: str | None, shared_fs: bool,
                 detect: str, examples: tuple[Path, ...], **opts: object) -> None:
     """Process a folder of recordings into a case (处理录音文件夹，生成案件). Resumable."""
     console = Console(stderr=True)
@@ -107,7 +110,7 @@ def run_command(input_dir: Path, case_dir: Path, formats: str, reflag: bool, rul
             formats=parse_formats(formats), reflag=reflag, diarize=speakers != "off",
             num_speakers=None if speakers in ("auto", "off") else int(speakers), workers=workers if workers > 0 else auto_workers(),
             call_rules=_call_rule_options(off_hours, max_calls_per_day),
-            cluster=_cluster_options(cluster, shared_fs, workers),
+            cluster=_cluster_options(cluster, shared_fs, workers), share_engine=share_engine,
         )
         # the model tier's encoder runs between calls while ASR workers transcribe: one thread then
         rules = build_detector(detect, rule_packs, examples, threads=1 if settings.workers > 1 else None)
