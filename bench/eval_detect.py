@@ -151,9 +151,7 @@ def speed(detector, texts: list[str]) -> str:  # type: ignore[no-untyped-def]
     from pipeline.detect.units import split_units
 
     if detector.model is not None:
-        detector.model._scored.clear()
-        for enc in detector.model.encoders:
-            enc._cache.clear()
+        detector.model.clear_caches()
     sentences = sum(len(split_units(t)) for t in texts)
     t0 = time.perf_counter()
     detector.prepare(texts)

@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.detect.lru import TextLRU
 from pipeline.errors import ConfigError
 
 
@@ -132,8 +132,7 @@ class Encoder:
         self.threads = threads or max(1, os.cpu_count() or 1)
         verify_files(spec)
         self._model = self._load()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: TextLRU[np.ndarray] = TextLRU(cache_size, chunk=2048)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -167,25 +166,13 @@ class Encoder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-9)
 
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalised; repeated sentences come from the cache."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            for start in range(0, len(missing), 2048):
-                batch = missing[start : start + 2048]
-                for text, row in zip(batch, self._embed(batch), strict=True):
-                    self._cache[text] = row
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        out = np.empty((len(texts), self.spec.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            row = self._cache.get(text)
-            if row is None:  # evicted by a batch larger than the cache
-                row = self._embed([text])[0]
-            else:
-                self._cache.move_to_end(text)
-            out[i] = row
-        return out
+        rows = self._cache.get_many(texts, self._embed)
+        return np.vstack(rows) if rows else np.zeros((0, self.spec.dim), dtype=np.float32)
 
 
 def load_encoders(keys: Sequence[str], threads: int | None = None) -> list[Encoder]:

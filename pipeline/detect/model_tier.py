@@ -9,7 +9,6 @@ name, version and hash, score and threshold, and the nearest labelled corpus sen
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ from pipeline.detect.artifact import Artifact
 from pipeline.detect.encoder import Encoder, features
 from pipeline.detect.examples import NEG, ExampleSet
 from pipeline.detect.gates import clause_gate, retelling
+from pipeline.detect.lru import TextLRU
 from pipeline.detect.units import SENTENCE_END, Unit, clauses, split_units
 from pipeline.rules.flag import SPEAKER_UNCONFIRMED_ZH, Flag
 from pipeline.rules.pack import Category
@@ -53,7 +53,7 @@ class ModelTier:
         self.example_labels = [label for s in self.examples for label in s.labels]
         self.example_files = [s.path.name for s in self.examples for _ in s.texts]
         self.example_emb = _unit_norm(features(encoders, texts)) if texts else None
-        self._scored: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._scored: TextLRU[tuple[np.ndarray, np.ndarray]] = TextLRU(_SCORED_MAX)
         self._model_info = {"name": self.rule_id, "version": str(artifact.meta["version"]), "sha256": artifact.sha256,
                             "encoders": [e.spec.info() for e in encoders]}
 
@@ -67,27 +67,21 @@ class ModelTier:
 
     def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(features, calibrated probabilities) for unit texts; texts scored before come from the LRU."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._scored))
-        if missing:
-            x = features(self.encoders, missing)
-            probs = self.artifact.probabilities(x, missing)
-            for text, row, p in zip(missing, x, probs, strict=True):
-                self._scored[text] = (row, p)
-            while len(self._scored) > _SCORED_MAX:
-                self._scored.popitem(last=False)
-        rows, probs = [], []
-        for text in texts:
-            hit = self._scored.get(text)
-            if hit is None:  # evicted by a batch larger than the LRU
-                x = features(self.encoders, [text])
-                hit = (x[0], self.artifact.probabilities(x, [text])[0])
-            else:
-                self._scored.move_to_end(text)
-            rows.append(hit[0])
-            probs.append(hit[1])
-        width = sum(e.spec.dim for e in self.encoders)
-        return (np.vstack(rows) if rows else np.zeros((0, width), np.float32),
-                np.vstack(probs) if probs else np.zeros((0, len(self.codes)), np.float32))
+        scored = self._scored.get_many(texts, self._score_new)
+        if not scored:
+            return (np.zeros((0, sum(e.spec.dim for e in self.encoders)), np.float32),
+                    np.zeros((0, len(self.codes)), np.float32))
+        return np.vstack([x for x, _ in scored]), np.vstack([p for _, p in scored])
+
+    def _score_new(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        x = features(self.encoders, texts)
+        return list(zip(x, self.artifact.probabilities(x, texts), strict=True))
+
+    def clear_caches(self) -> None:
+        """Forget every score and embedding (benchmarks time fresh sentences)."""
+        self._scored.clear()
+        for encoder in self.encoders:
+            encoder.clear_cache()
 
     def sees_nothing(self, text: str, start: int, end: int, below: float) -> bool:
         """True when every unit overlapping ``text[start:end]`` scores below ``below`` in every category.
