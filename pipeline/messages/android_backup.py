@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from pipeline.calls import canonical_number
 from pipeline.errors import InputError
 from pipeline.messages.model import Message, ParsedFile, Problem
+from pipeline.messages.sms_csv import read_bytes
 from pipeline.messages.sms_db import SQLITE_MAGIC, parse_sms_db, sms_db_kind
 from pipeline.messages.sms_xml import looks_like_sms_xml, parse_sms_xml
 from pipeline.messages.times import parse_epoch
@@ -136,10 +137,7 @@ def _inner_file(data: bytes, member: str) -> ParsedFile | None:
 def parse_android_backup(path: Path) -> ParsedFile:
     """The SMS inside an unencrypted Android / MIUI backup; InputError (one line) for anything else."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, "无法读取", f"cannot read: {exc.strerror}") from exc
+    raw = read_bytes(path)
     data, miui, header = _payload(path, raw)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:

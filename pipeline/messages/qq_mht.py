@@ -24,6 +24,7 @@ from pathlib import Path
 from pipeline.errors import InputError
 from pipeline.messages.chat_text import assign_directions
 from pipeline.messages.model import Message, ParsedFile, Problem
+from pipeline.messages.sms_csv import read_bytes
 from pipeline.messages.times import parse_datetime
 
 _ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S | re.I)
@@ -42,10 +43,7 @@ def looks_like_qq_mht(head: bytes) -> bool:
 
 
 def _html(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, "无法读取", f"cannot read: {exc.strerror}") from exc
+    raw = read_bytes(path)
     document = email.message_from_bytes(raw, policy=email.policy.compat32)
     for part in document.walk():
         if part.get_content_type() == "text/html":
@@ -58,9 +56,10 @@ def _html(path: Path) -> str:
     raise InputError(path, "MHT 文件里没有网页部分（不是 QQ 导出的消息记录？）", "no text/html part in the MHT file")
 
 
-def _text(fragment: str) -> str:
+def html_text(fragment: str, image: str = "[图片]") -> str:
+    """The plain text of an HTML fragment: <br> as a line break, an <img> as ``image``, entities decoded."""
     fragment = re.sub(r"<br\s*/?>", "\n", fragment, flags=re.I)
-    fragment = re.sub(r"<img\b[^>]*>", "[图片]", fragment, flags=re.I)
+    fragment = re.sub(r"<img\b[^>]*>", image, fragment, flags=re.I)
     return unescape(re.sub(r"<[^>]+>", "", fragment)).replace("\xa0", " ").strip()
 
 
@@ -77,19 +76,19 @@ def parse_qq_mht(path: Path, me: tuple[str, ...] = ()) -> ParsedFile:
     first_of_day = False
     for number, row in enumerate(_ROW.finditer(html), start=1):
         cell = row.group(1)
-        if (m := _DATE.search(_text(cell))) and "float:left" not in cell:
+        if (m := _DATE.search(html_text(cell))) and "float:left" not in cell:
             day, first_of_day = m.group(1), True
             continue
         if (m := _GROUP_FOLDER.search(cell)) and "float:left" not in cell:
-            folder = _text(m.group(1))
+            folder = html_text(m.group(1))
             continue
         if (m := _COUNTERPART.search(cell)) and "float:left" not in cell:
-            counterpart = _text(m.group(1)) or None
+            counterpart = html_text(m.group(1)) or None
             continue
         m = _MESSAGE.search(cell)
         if m is None:
             continue
-        name, clock = _text(m["name"]), _text(m["time"])
+        name, clock = html_text(m["name"]), html_text(m["time"])
         when = parse_datetime(f"{day} {clock}") if day else None
         if when is None:
             problems.append(Problem(None, f"第 {number} 行表格：时间无法识别 {day or '（缺日期）'} {clock!r}（消息已保留）",
@@ -97,7 +96,7 @@ def parse_qq_mht(path: Path, me: tuple[str, ...] = ()) -> ParsedFile:
         if not first_of_day:  # QQ may colour the first message of a day wrongly
             colours.setdefault(name, Counter())[m["colour"].lower() == _OWNER_COLOUR] += 1
         first_of_day = False
-        messages.append(Message(index=len(messages), kind="chat", direction=None, text=_text(m["body"]), sender=name,
+        messages.append(Message(index=len(messages), kind="chat", direction=None, text=html_text(m["body"]), sender=name,
                                 time=when, time_source="export" if when else None,
                                 time_text=f"{day} {clock}" if day else clock, meta={"row": number}))
     if not messages:

@@ -68,12 +68,17 @@ _WECHAT_TYPES = {"3": "图片", "34": "语音", "43": "视频", "47": "表情", 
                  "50": "语音/视频通话", "10000": "系统", "10002": "撤回通知"}
 
 
-def read_text(path: Path) -> str:
-    """A text file as str: UTF-8 (BOM or not), UTF-16 with BOM, else GB18030 (Chinese Excel)."""
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes; an unreadable file is a one-line InputError."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(path, "无法读取", f"cannot read: {exc.strerror}") from exc
+
+
+def read_text(path: Path) -> str:
+    """A text file as str: UTF-8 (BOM or not), UTF-16 with BOM, else GB18030 (Chinese Excel)."""
+    raw = read_bytes(path)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16")
     for encoding in ("utf-8-sig", "gb18030"):

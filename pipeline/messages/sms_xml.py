@@ -32,6 +32,7 @@ from pathlib import Path
 from pipeline.calls import canonical_number
 from pipeline.errors import InputError
 from pipeline.messages.model import Message, ParsedFile, Problem
+from pipeline.messages.sms_csv import read_bytes
 from pipeline.messages.times import parse_datetime, parse_epoch
 
 _ROOT = re.compile(rb"<(smses|allsms)\b")
@@ -196,10 +197,7 @@ def _declared_count(text: str) -> int | None:
 def parse_sms_xml(path: Path) -> ParsedFile:
     """Every readable entry of the backup; malformed ones become ``problems`` with their line."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, "无法读取", f"cannot read: {exc.strerror}") from exc
+    raw = read_bytes(path)
     if not looks_like_sms_xml(raw):
         raise InputError(path, "不是 SMS Backup & Restore 的短信备份 XML（根元素应为 <smses>）",
                          "not an SMS Backup & Restore XML backup (root element <smses> or <allsms> expected)")

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from html import unescape
 from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.messages.chat_text import is_owner
 from pipeline.messages.model import Message, ParsedFile, Problem
+from pipeline.messages.qq_mht import html_text
 from pipeline.messages.sms_csv import read_text
 from pipeline.messages.times import parse_datetime
 
@@ -125,9 +125,7 @@ def parse_wechat_exporter_text(path: Path, me: tuple[str, ...] = ()) -> ParsedFi
 
 
 def _plain(fragment: str) -> str:
-    fragment = re.sub(r"<br\s*/?>", "\n", fragment, flags=re.I)
-    fragment = re.sub(r"<img\b[^>]*>", "[表情]", fragment, flags=re.I)
-    return unescape(re.sub(r"<[^>]+>", "", fragment)).replace("\xa0", " ").strip()
+    return html_text(fragment, image="[表情]")
 
 
 def parse_wechat_exporter_html(path: Path, me: tuple[str, ...] = ()) -> ParsedFile:
