@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.asr.base import Engine
+from pipeline.asr.base import Engine, engine_slots
 from pipeline.asr.factory import compute_fingerprint, model_fingerprint
 from pipeline.audio import AudioInfo, probe, sha256_file
 from pipeline.call_asr import speaker_turns, transcribe_one  # noqa: F401  (speaker_turns: re-exported)
@@ -213,7 +213,7 @@ def shared_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine: Engine, 
     queue: while calls remain each worker has work, and the blocks of the last (long) call are
     spread over all of them. Each block is one engine call cut where it would be alone, so every
     transcript is the one a single worker gives."""
-    blocks = ThreadPoolExecutor(max(1, int(getattr(engine, "workers", 1))), thread_name_prefix="asr-block")
+    blocks = ThreadPoolExecutor(engine_slots(engine), thread_name_prefix="asr-block")
     calls = ThreadPoolExecutor(settings.workers, thread_name_prefix="asr-call")
     try:
         futures = [(path, calls.submit(transcribe_one, path, engine, config, settings, info, sha, None, blocks))

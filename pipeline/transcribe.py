@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import __version__
-from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, Engine
+from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, Engine, engine_slots
 from pipeline.asr.postprocess import CleanResult, clean_segments
 from pipeline.audio import AudioInfo, DecodeReport, iter_decode, probe, sha256_file
 from pipeline.transcript import Segment, SourceInfo, Transcript
@@ -141,7 +141,7 @@ def transcribe_file(
     per_channel: list[CleanResult] = []
     dropped: list[dict] = []
     report = DecodeReport()
-    workers = max(1, int(getattr(engine, "workers", 1)))
+    workers = engine_slots(engine)
     own_pool = pool is None and workers > 1
     if own_pool:
         pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-block")

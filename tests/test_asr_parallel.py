@@ -3,16 +3,19 @@ calls share the workers (run); gaps get decoded; stereo words go to the channel 
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pipeline.asr.base import SAMPLE_RATE, RawPiece, RawSegment
+from pipeline.asr.base import SAMPLE_RATE, RawPiece, RawSegment, engine_slots
+from pipeline.asr.batching import GenerateBatcher
 from pipeline.asr.channels import split_by_channel
-from pipeline.asr.faster_engine import FasterWhisperEngine, uncovered_speech
-from pipeline.audio import probe, sha256_file
+from pipeline.asr.faster_engine import DECODE_BATCH, FasterWhisperEngine, uncovered_speech
+from pipeline.audio import decode, probe, sha256_file
 from pipeline.batch import RunSettings, shared_transcripts, shares_workers
 from pipeline.reproduce import content_digest, diff_transcripts
 from pipeline.transcribe import TranscribeConfig, transcribe_file, with_options
@@ -24,7 +27,7 @@ BLOCKED = TranscribeConfig(block_seconds=15.0, cut_search_seconds=5.0)
 
 @pytest.fixture(scope="module")
 def one() -> FasterWhisperEngine:
-    return FasterWhisperEngine(threads=1, workers=1)
+    return FasterWhisperEngine(threads=1, workers=1, batch=1)  # every decode alone: the reference
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,79 @@ def two() -> FasterWhisperEngine:
 def test_engine_splits_its_threads_into_single_thread_workers(two: FasterWhisperEngine) -> None:
     assert (two.workers, two.intra_threads) == (2, 1)
     assert two.compute["workers"] == 2 and two.compute["threads"] == 2
+    assert (two.batch, two.slots) == (DECODE_BATCH, 2 * DECODE_BATCH) and engine_slots(two) == two.slots
+
+
+def _window(audio: np.ndarray, engine: FasterWhisperEngine) -> np.ndarray:
+    """The encoder output of one full 30 s window of ``audio`` (zero-padded)."""
+    import ctranslate2
+
+    model = engine._model
+    features = model.feature_extractor(np.pad(audio, (0, max(0, 30 * SAMPLE_RATE - len(audio)))))[:, :3000]
+    storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None]))
+    return np.asarray(model.model.encode(storage, to_cpu=True))
+
+
+def test_a_window_decoded_in_a_batch_gives_what_it_gives_alone(one: FasterWhisperEngine) -> None:
+    # batches form by timing, so a row's tokens and score must not depend on its neighbours
+    import ctranslate2
+    from faster_whisper.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer(one._model.hf_tokenizer, True, task="transcribe", language="zh")
+    prompt = [tokenizer.sot_prev, *tokenizer.encode(" 以下是普通话的电话录音。"), *tokenizer.sot_sequence]
+    audios = [decode(CALLS_DEV / name).mono() for name in ("call1_16k.wav", "call2_tel8k.wav", "call1_tel_stereo.wav")]
+    windows = [_window(a[: 30 * SAMPLE_RATE], one) for a in audios]
+    options = dict(beam_size=5, max_length=448, return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+                   suppress_tokens=[-1])
+
+    def generate(rows: list[np.ndarray]) -> list[tuple[list[int], float, float]]:
+        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate(rows)))
+        results = one._model.model.generate(storage, [prompt] * len(rows), **options)
+        return [(r.sequences_ids[0], r.scores[0], r.no_speech_prob) for r in results]
+
+    alone = [generate([w])[0] for w in windows]
+    assert all(len(tokens) > 10 for tokens, _, _ in alone)
+    assert generate(windows) == alone
+    assert generate(windows[::-1]) == alone[::-1]
+    assert generate([windows[1], windows[1]]) == [alone[1], alone[1]]
+
+
+def test_the_batcher_runs_waiting_decodes_together_and_hands_back_errors() -> None:
+    calls: list[int] = []
+    release = threading.Event()
+
+    def generate(features: object, prompts: list[list[int]], **kwargs: object) -> list[int]:
+        rows = np.asarray(features)
+        calls.append(len(rows))
+        if len(calls) == 1:
+            release.wait(10)  # hold the only worker until the other requests queue
+        if kwargs.get("fail"):
+            raise RuntimeError("decoder failed")
+        return [int(r[0, 0]) for r in rows]
+
+    batcher = GenerateBatcher(generate, workers=1, max_batch=3)
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(batcher.generate, np.full((1, 4, 2), i, dtype=np.float32), [[1, 2]]) for i in range(5)]
+        while len(batcher._pending) < 4:
+            time.sleep(0.01)
+        release.set()
+        assert [f.result() for f in futures] == [[i] for i in range(5)]
+        # one alone (it held the worker), then the four that waited: three, then one
+        assert calls == [1, 3, 1] and batcher.batches == [1, 3, 1]
+        with pytest.raises(RuntimeError, match="decoder failed"):
+            pool.submit(batcher.generate, np.zeros((1, 4, 2), dtype=np.float32), [[1, 2]], fail=True).result()
+    # other shapes or options are never batched together
+    assert GenerateBatcher(generate, 1, 3).generate(np.zeros((2, 4, 2), dtype=np.float32), [[1], [1]]) == [0, 0]
+
+
+def test_batched_blocks_match_every_block_decoded_alone(one: FasterWhisperEngine) -> None:
+    # one worker serving three blocks at once: while it decodes one block, the others' decodes queue
+    batching = FasterWhisperEngine(threads=1, workers=1, batch=3)
+    path = CALLS_DEV / "call1_16k.wav"
+    alone = transcribe_file(path, one, BLOCKED)
+    batched = transcribe_file(path, batching, BLOCKED)
+    assert max(batching.batcher.batches) > 1  # some decodes really ran as a batch
+    assert diff_transcripts(alone, batched) == [] and content_digest(alone) == content_digest(batched)
 
 
 def test_blocks_decoded_by_two_workers_match_one_worker(one: FasterWhisperEngine, two: FasterWhisperEngine) -> None:

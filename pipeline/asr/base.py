@@ -83,3 +83,9 @@ class Engine(Protocol):
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
         """Transcribe float32 mono 16 kHz audio; yield segments in time order (seconds from audio start)."""
         ...
+
+
+def engine_slots(engine: object) -> int:
+    """How many ``transcribe`` calls (blocks, channels) an engine serves at once to good effect: its
+    workers, times the decodes each batches (faster-whisper); 1 for an engine without workers."""
+    return max(1, int(getattr(engine, "slots", getattr(engine, "workers", 1))))

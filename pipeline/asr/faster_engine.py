@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
+from pipeline.asr.batching import GenerateBatcher
 from pipeline.asr.models import resolve_ct2_model
 from pipeline.determinism import SAMPLING_SEED, compute_record
 from pipeline.transcript import ModelInfo
@@ -23,6 +24,8 @@ GAP_JOIN_SECONDS = 2.0
 GAP_CONTEXT_SECONDS = 1.0
 LOOP_REPEATS = 2  # a run of words repeated more than this: a loop, whose words cover no speech (0: they do)
 FRAMES_PER_SECOND = 100  # Whisper's log-mel hop is 10 ms
+# decodes batched per worker: a beam-search step for 3 windows costs little more than for one (BENCHMARKS.md)
+DECODE_BATCH = 3
 FRAME_STEP = 100  # trimmed windows are whole seconds long, so few distinct encoder shapes occur
 
 
@@ -142,9 +145,10 @@ class _SamplingRouter:
     stays on the shared replicas.
     """
 
-    def __init__(self, model: object, load_sampler: Callable[[], object]) -> None:
+    def __init__(self, model: object, load_sampler: Callable[[], object], batcher: GenerateBatcher) -> None:
         self._model = model
         self._load_sampler = load_sampler
+        self._batcher = batcher
         self._local = threading.local()
 
     def __getattr__(self, name: str) -> object:
@@ -153,12 +157,18 @@ class _SamplingRouter:
     def begin_call(self) -> None:
         self._local.sampler = None
 
+    def encode(self, *args: object, **kwargs: object) -> object:
+        return self._batcher.call(self._model.encode, *args, **kwargs)
+
+    def align(self, *args: object, **kwargs: object) -> object:
+        return self._batcher.call(self._model.align, *args, **kwargs)
+
     def end_call(self) -> None:
         self._local.sampler = None
 
     def generate(self, *args: object, **kwargs: object) -> object:
         if kwargs.get("sampling_topk", 1) == 1:  # faster-whisper samples with topk 0 at temperature > 0
-            return self._model.generate(*args, **kwargs)
+            return self._batcher.generate(*args, **kwargs)
         if getattr(self._local, "sampler", None) is None:
             self._local.sampler = self._load_sampler()
         return self._local.sampler.generate(*args, **kwargs)
@@ -166,8 +176,9 @@ class _SamplingRouter:
 
 class FasterWhisperEngine:
     """Whisper on CTranslate2. ``threads`` CPU threads in all, split into ``workers`` replicas that
-    share the weights; ``transcribe`` may be called from that many Python threads at once (one
-    block or channel each). The text never depends on threads or workers."""
+    share the weights. ``transcribe`` may be called from ``slots`` Python threads at once (one block
+    or channel each): ``batch`` of them per worker, whose beam-search decodes run as one batched
+    call (pipeline/asr/batching.py). The text never depends on threads, workers or batching."""
 
     name = "faster-whisper"
 
@@ -178,6 +189,7 @@ class FasterWhisperEngine:
         device: str = "auto",
         threads: int = 0,
         workers: int = 0,
+        batch: int = DECODE_BATCH,
         compute_type: str | None = None,
     ) -> None:
         force_offline()
@@ -190,8 +202,10 @@ class FasterWhisperEngine:
         # single-thread workers on CPU: one decode leaves a second thread idle ~40% of the time
         self.workers = max(1, workers or (self.threads if self.device == "cpu" else 1))
         self.intra_threads = max(1, self.threads // self.workers)
+        self.batch = max(1, batch)
+        self.slots = self.workers * self.batch
         self.compute = {**compute_record(self.device, self.compute_type), "threads": self.threads,
-                        "workers": self.workers}
+                        "workers": self.workers, "batch": self.batch}
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
@@ -204,7 +218,8 @@ class FasterWhisperEngine:
             local_files_only=True,
         )
         self._path = str(entry.path)
-        self._router = _SamplingRouter(self._model.model, self._load_sampler)
+        self.batcher = GenerateBatcher(self._model.model.generate, self.workers, self.batch)
+        self._router = _SamplingRouter(self._model.model, self._load_sampler, self.batcher)
         self._model.model = self._router
 
     def _load_sampler(self) -> object:

@@ -1,0 +1,119 @@
+"""Beam-search decodes that threads request at the same time run as one batched CTranslate2 call.
+
+Whisper's decoder reads all its weights (the 51,865-token output layer most of all) at every step
+for whatever number of rows it decodes, so on a CPU a step for two windows costs little more than
+a step for one (bench/asr_levers.py, "batched decodes"). Blocks of a recording are decoded by
+threads of their own; while the model's workers are busy, the decodes those threads request queue
+here, and a free worker takes the queue's compatible requests (same options, same encoder length,
+same prompt length) as one batch.
+
+Which requests end up in one batch depends on timing, so the batch must not change any row's
+result: CTranslate2 decodes each row of a beam search on its own (int8 products accumulate
+exactly, attention and normalisation are per row), which `tests/test_asr_parallel.py` checks
+(a window decoded alone and inside a batch give the same tokens and scores). Sampled decodes (the
+temperature fallback) never come here: their random draws would depend on the batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class _Request:
+    run: Callable[..., Any]
+    args: tuple
+    kwargs: dict[str, Any]
+    key: tuple | None = None  # None: never batched (encoder, alignment, a decode that is not batch-of-one)
+    results: Any = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+def _batch_key(features: np.ndarray, prompts: list[list[int]], kwargs: dict[str, Any]) -> tuple:
+    return (features.shape[1:], tuple(len(p) for p in prompts[:1]), repr(sorted(kwargs.items())))
+
+
+class GenerateBatcher:
+    """A queue in front of a model's ``workers`` replicas. Every model call (``call``: the encoder,
+    the word alignment; ``generate``: a beam search) waits here for a free replica, oldest first, so
+    the replicas never run more than ``workers`` calls; when a replica frees up and the oldest call
+    is a batch-of-one beam search, the compatible beam searches waiting behind it join it, up to
+    ``max_batch`` rows. While both replicas work, the decodes the other blocks request pile up, and
+    the next one runs them as one batch."""
+
+    def __init__(self, generate: Callable[..., list[Any]], workers: int, max_batch: int) -> None:
+        self._generate = generate
+        self._max_batch = max(1, max_batch)
+        self._free = max(1, workers)
+        self._pending: list[_Request] = []
+        self._ready = threading.Condition()
+        self.batches: list[int] = []  # rows per batched decode, for benchmarks and tests
+
+    def generate(self, features: object, prompts: list[list[int]], **kwargs: Any) -> list[Any]:
+        array = np.asarray(features)
+        if self._max_batch == 1 or array.shape[0] != 1 or len(prompts) != 1:
+            return self.call(self._generate, features, prompts, **kwargs)
+        return self._wait(_Request(self._generate, (array, prompts), kwargs, _batch_key(array, prompts, kwargs)))
+
+    def call(self, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``run(*args, **kwargs)`` on a free replica, in turn with every other model call."""
+        return self._wait(_Request(run, args, kwargs))
+
+    def _wait(self, request: _Request) -> Any:
+        with self._ready:
+            self._pending.append(request)
+            # every caller waits for its own result and, while it waits, runs the oldest work
+            # whenever a replica is free: no request is left pending with nobody to run it
+            while not request.done:
+                batch = self._take()
+                if not batch:
+                    self._ready.wait()
+                    continue
+                self._ready.release()
+                try:
+                    self._run(batch)
+                finally:
+                    self._ready.acquire()
+                    self._free += 1
+                    self._ready.notify_all()
+        if request.error is not None:
+            raise request.error
+        return request.results
+
+    def _take(self) -> list[_Request]:
+        """The oldest pending request and the compatible decodes behind it, if a replica is free (lock held)."""
+        if not self._pending or not self._free:
+            return []
+        # encoder and alignment calls first: each ends in a decode request that can join the next batch
+        first = next((r for r in self._pending if r.key is None), self._pending[0])
+        batch = [first] if first.key is None else [r for r in self._pending if r.key == first.key][: self._max_batch]
+        self._pending = [r for r in self._pending if all(r is not b for b in batch)]
+        self._free -= 1
+        if first.key is not None:
+            self.batches.append(len(batch))
+        return batch
+
+    def _run(self, batch: list[_Request]) -> None:
+        try:
+            if batch[0].key is None:
+                batch[0].results = batch[0].run(*batch[0].args, **batch[0].kwargs)
+            else:
+                import ctranslate2
+
+                features = np.ascontiguousarray(np.concatenate([r.args[0] for r in batch]))
+                results = self._generate(ctranslate2.StorageView.from_array(features),
+                                         [p for r in batch for p in r.args[1]], **batch[0].kwargs)
+                for i, request in enumerate(batch):
+                    request.results = [results[i]]
+        except BaseException as error:  # noqa: BLE001 - handed to every waiting caller
+            for request in batch:
+                request.error = error
+        finally:
+            for request in batch:
+                request.done = True
