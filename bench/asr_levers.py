@@ -5,7 +5,7 @@
     python bench/asr_levers.py --set stereo [LABEL...]  # long2 as a stereo line vs its mono mix, calls_dev stereo
 
 LABEL picks rows whose label contains it. On `long` each row transcribes the two 5-minute mono
-calls with `transcribe_file` (blocks, both workers) and prints corpus CER, CER of the call content
+calls with `transcribe_file` (blocks, both workers, batched decodes) and prints corpus CER, CER of the call content
 and of the real short sentences between turns, and RTF; the batched row runs faster-whisper's
 BatchedInferencePipeline on the same model.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from common import full_sentence_refs
 
 from pipeline.asr.base import DecodeOptions
-from pipeline.asr.faster_engine import FasterWhisperEngine
+from pipeline.asr.faster_engine import DECODE_BATCH, FasterWhisperEngine
 from pipeline.asr.postprocess import clean_segments
 from pipeline.audio import decode
 from pipeline.metrics import cer, corpus_cer
@@ -57,6 +57,8 @@ LONG_LEVERS: dict[str, tuple[DecodeOptions, float] | str] = {
     "previous text + gap retry, 120 s blocks": (PREVIOUS, 120.0),
     "previous text + gap retry, 300 s blocks": (PREVIOUS, 300.0),
     "default (configs/default.yaml)": (DecodeOptions(), BLOCK),
+    "default, decodes not batched (batch 1 per worker)": (DecodeOptions(), BLOCK),
+    "default, batch 5 per worker": (DecodeOptions(), BLOCK),
     "default, 120 s blocks": (DecodeOptions(), 120.0),
     "default, 300 s blocks": (DecodeOptions(), 300.0),
     "default, beam 1": (replace(DecodeOptions(), beam_size=1), BLOCK),
@@ -157,8 +159,10 @@ def long_set(only: list[str], save: Path | None = None) -> None:
     truths = [json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8"))["turns"] for p, _ in files]
     audio_s = sum(t["duration"] for t in
                   (json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8")) for p, _ in files))
-    engine = FasterWhisperEngine(threads=2)
-    print(f"long calls: {len(files)} files, {audio_s:.0f} s, engine threads={engine.threads} workers={engine.workers}")
+    engines = {batch: FasterWhisperEngine(threads=2, batch=batch) for batch in (DECODE_BATCH, 1, 5)}
+    engine = engines[DECODE_BATCH]
+    print(f"long calls: {len(files)} files, {audio_s:.0f} s, engine threads={engine.threads} workers={engine.workers} "
+          f"batch={engine.batch}")
     for label, lever in LONG_LEVERS.items():
         if only and not any(o in label for o in only):
             continue
@@ -169,7 +173,8 @@ def long_set(only: list[str], save: Path | None = None) -> None:
                 items = batched_items(engine, path)
             else:
                 options, block = lever
-                transcript = transcribe_file(path, engine, TranscribeConfig(options=options, block_seconds=block))
+                batch = 1 if "batch 1" in label else 5 if "batch 5" in label else DECODE_BATCH
+                transcript = transcribe_file(path, engines[batch], TranscribeConfig(options=options, block_seconds=block))
                 items = [(s.start, s.end, s.text) for s in transcript.segments]
             items_per_file.append(items)
             texts.append("".join(t for _, _, t in items))

@@ -14,7 +14,8 @@ openai-whisper runs on its libraries' native CPU paths (as its users run it; ste
 callproof on its pinned reproducible path with ``--threads`` single-thread workers. The sides
 alternate ``--repeat`` times, each run in a fresh process, so both see the same machine load;
 times are medians. Prints RTF (processing s / audio s), peak RSS and CER for each (on `long` also
-CER of the call content and of the real short sentences), then, last,
+CER of the call content and of the real short sentences), CER with the digits of both sides read out as
+characters (`pipeline.metrics.read_numbers`: 082647 and 零八二六四七 are the same number heard), then, last,
 `speedup_vs_openai_whisper=X.XX cer_callproof=Y cer_openai_whisper=Z`.
 """
 
@@ -185,20 +186,25 @@ def main() -> None:
         first = data[0]
         texts_differ = sum(d["texts"] != first["texts"] for d in data[1:])
         seconds = statistics.median(d["seconds"] for d in data)
-        cer = corpus_cer([(ref, hyp) for (_, ref), hyp in zip(files, first["texts"], strict=True)])
-        results[side] = {"seconds": seconds, "cer": cer}
-        extra = ""
+        pairs = [(ref, hyp) for (_, ref), hyp in zip(files, first["texts"], strict=True)]
+        cer, cer_read = corpus_cer(pairs), corpus_cer(pairs, numbers=True)
+        results[side] = {"seconds": seconds, "cer": cer, "cer_read": cer_read}
+        extra = f" CER_numbers_read={cer_read:.3f}"
         if args.files == "long":
             from long_calls import split_cer
 
             truths = [json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8"))["turns"] for p, _ in files]
             parts = split_cer(list(zip(truths, first["texts"], strict=True)))
-            extra = f" CER_content={parts['content']:.3f} CER_sentences={parts['sentences']:.3f}"
+            read = split_cer(list(zip(truths, first["texts"], strict=True)), numbers=True)
+            extra += (f" CER_content={parts['content']:.3f} CER_sentences={parts['sentences']:.3f}"
+                      f" (numbers read: {read['content']:.3f} / {read['sentences']:.3f})")
         each = " ".join(f"{d['seconds']:.1f}" for d in data)
         print(f"{side:15s} RTF={seconds / audio_s:.3f} (median of {len(data)}: {each} s)"
               f" peak_RSS={max(d['peak_rss_mb'] for d in data):.0f}MB "
               f"CER={cer:.3f}{extra} runs_with_other_text={texts_differ}")
     speedup = results["openai-whisper"]["seconds"] / results["callproof"]["seconds"]
+    print(f"numbers read out on both sides (pipeline.metrics.read_numbers): "
+          f"cer_callproof={results['callproof']['cer_read']:.3f} cer_openai_whisper={results['openai-whisper']['cer_read']:.3f}")
     print(f"speedup_vs_openai_whisper={speedup:.2f} cer_callproof={results['callproof']['cer']:.3f} "
           f"cer_openai_whisper={results['openai-whisper']['cer']:.3f}")
 

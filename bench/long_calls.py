@@ -176,17 +176,18 @@ def edits_per_char(ref: str, hyp: str) -> list[int]:
     return charged
 
 
-def split_cer(pairs: list[tuple[list[dict], str]]) -> dict[str, float]:
+def split_cer(pairs: list[tuple[list[dict], str]], numbers: bool = False) -> dict[str, float]:
     """CER of the synthetic call content and of the real short sentences, over (truth turns,
     transcript text) pairs: the whole text is aligned to the whole reference, and each edit is
-    charged to the turn whose character it falls on (no timestamps needed, any engine)."""
+    charged to the turn whose character it falls on (no timestamps needed, any engine). ``numbers``:
+    digits read out on both sides first (pipeline.metrics.read_numbers)."""
     from pipeline.metrics import cer_text
 
     edits = {"content": 0, "sentences": 0}
     chars = {"content": 0, "sentences": 0}
     for turns, hyp in pairs:
-        refs = [cer_text(t["text"]) for t in turns]
-        charged = edits_per_char("".join(refs), cer_text(hyp))
+        refs = [cer_text(t["text"], numbers) for t in turns]
+        charged = edits_per_char("".join(refs), cer_text(hyp, numbers))
         at = 0
         for turn, ref in zip(turns, refs, strict=True):
             kind = "content" if turn["source"] == "synth" else "sentences"
