@@ -180,9 +180,10 @@ def long_set(only: list[str], save: Path | None = None) -> None:
             texts.append("".join(t for _, _, t in items))
         dt = time.perf_counter() - t0
         parts = split_cer(list(zip(truths, texts, strict=True)))
-        total = corpus_cer([(ref, hyp) for (_, ref), hyp in zip(files, texts, strict=True)])
+        pairs = [(ref, hyp) for (_, ref), hyp in zip(files, texts, strict=True)]
+        total, read = corpus_cer(pairs), corpus_cer(pairs, numbers=True)
         print(f"{label:70s} CER={total:.3f} content={parts['content']:.3f} sentences={parts['sentences']:.3f} "
-              f"RTF={dt / audio_s:.3f}", flush=True)
+              f"numbers_read={read:.3f} RTF={dt / audio_s:.3f}", flush=True)
         if save:
             save.mkdir(parents=True, exist_ok=True)
             (save / f"{label[:40].replace('/', '_')}.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
