@@ -20,8 +20,8 @@ from pathlib import Path
 
 from common import full_sentence_refs
 
-from pipeline.asr.base import DecodeOptions
-from pipeline.asr.faster_engine import DECODE_BATCH, FasterWhisperEngine
+from pipeline.asr.base import DECODE_BATCH, DecodeOptions
+from pipeline.asr.faster_engine import FasterWhisperEngine
 from pipeline.asr.postprocess import clean_segments
 from pipeline.audio import decode
 from pipeline.metrics import cer, corpus_cer

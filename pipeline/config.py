@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.asr.base import DecodeOptions
+from pipeline.asr.base import DECODE_BATCH, DecodeOptions
 from pipeline.errors import ConfigError
 from pipeline.transcribe import TranscribeConfig
 
@@ -58,3 +58,11 @@ def transcribe_config(settings: dict[str, Any], options: DecodeOptions, channel_
         channel_mode=channel_mode or audio.get("channel_mode", "auto"),
         stereo_decode=str(audio.get("stereo_decode", "mix")),
     )
+
+
+def decode_batch(settings: dict[str, Any]) -> int:
+    """``decode_batch``: decodes each faster-whisper worker batches (1 = none)."""
+    value = settings.get("decode_batch", DECODE_BATCH)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+        raise ConfigError(f"decode_batch 应为 1 到 16 的整数 (decode_batch must be an integer 1-16, got {value!r})")
+    return value

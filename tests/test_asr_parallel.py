@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.asr.base import SAMPLE_RATE, RawPiece, RawSegment, engine_slots
+from pipeline.asr.base import DECODE_BATCH, SAMPLE_RATE, RawPiece, RawSegment, engine_slots
 from pipeline.asr.batching import GenerateBatcher
 from pipeline.asr.channels import split_by_channel
-from pipeline.asr.faster_engine import DECODE_BATCH, FasterWhisperEngine, uncovered_speech
+from pipeline.asr.faster_engine import FasterWhisperEngine, uncovered_speech
 from pipeline.audio import decode, probe, sha256_file
 from pipeline.batch import RunSettings, shared_transcripts, shares_workers
 from pipeline.reproduce import content_digest, diff_transcripts
@@ -185,3 +185,15 @@ def test_the_words_of_a_loop_cover_no_speech() -> None:
     # "怎么还得起" then a decoding loop over the next 8 s of speech: that speech is decoded again
     loop = [RawPiece("怎么还得起", 0.0, 2.0, 0.9)] + [RawPiece("G", 2.0 + i, 3.0 + i, 0.2) for i in range(8)]
     assert uncovered_speech([(0.0, 10.0)], [RawSegment(0.0, 10.0, "x", loop)]) == [(2.5, 10.0)]
+
+
+def test_decode_batch_comes_from_the_config_and_bad_values_are_refused() -> None:
+    from pipeline.commands.transcribe import engine_kwargs
+    from pipeline.config import decode_batch, load_settings
+    from pipeline.errors import ConfigError
+
+    assert engine_kwargs({}, load_settings())["batch"] == DECODE_BATCH
+    assert engine_kwargs({}, {"decode_batch": 1})["batch"] == 1
+    for bad in (0, "3", 2.5, True, 99):
+        with pytest.raises(ConfigError, match="decode_batch"):
+            decode_batch({"decode_batch": bad})

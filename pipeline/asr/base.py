@@ -85,6 +85,11 @@ class Engine(Protocol):
         ...
 
 
+# decodes each faster-whisper worker runs as one batch: a beam-search step for 3 windows costs
+# little more than for one (BENCHMARKS.md, bench/decoder_cost.py); configs/default.yaml decode_batch
+DECODE_BATCH = 3
+
+
 def engine_slots(engine: object) -> int:
     """How many ``transcribe`` calls (blocks, channels) an engine serves at once to good effect: its
     workers, times the decodes each batches (faster-whisper); 1 for an engine without workers."""

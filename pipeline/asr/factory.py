@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.asr.base import Engine
+from pipeline.asr.base import DECODE_BATCH, Engine
 from pipeline.asr.models import BUNDLED_NAME, bundled_model_dir, list_models, model_dir_hash
 from pipeline.errors import ConfigError
 
@@ -34,14 +34,15 @@ def load_engine(
     device: str = "auto",
     threads: int = 0,
     workers: int = 0,
+    batch: int = DECODE_BATCH,
 ) -> Engine:
-    """``threads``: CPU threads in all (0 = min(4, cores)); ``workers``: blocks decoded at once, sharing
-    the weights (0 = one per thread on CPU; faster-whisper only)."""
+    """``threads``: CPU threads in all (0 = min(4, cores)); ``workers``: replicas sharing the weights
+    (0 = one per thread on CPU); ``batch``: decodes each worker runs as one batch (faster-whisper only)."""
     path = resolve_model_dir(model, model_dir)
     if engine == "faster-whisper":
         from pipeline.asr.faster_engine import FasterWhisperEngine
 
-        return FasterWhisperEngine(path, device=device, threads=threads, workers=workers)
+        return FasterWhisperEngine(path, device=device, threads=threads, workers=workers, batch=batch)
     if engine == "openai-whisper":
         try:
             from pipeline.asr.openai_engine import OpenAIWhisperEngine

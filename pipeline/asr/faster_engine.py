@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
+from pipeline.asr.base import DECODE_BATCH, SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
 from pipeline.asr.batching import GenerateBatcher
 from pipeline.asr.models import resolve_ct2_model
 from pipeline.determinism import SAMPLING_SEED, compute_record
@@ -24,8 +24,6 @@ GAP_JOIN_SECONDS = 2.0
 GAP_CONTEXT_SECONDS = 1.0
 LOOP_REPEATS = 2  # a run of words repeated more than this: a loop, whose words cover no speech (0: they do)
 FRAMES_PER_SECOND = 100  # Whisper's log-mel hop is 10 ms
-# decodes batched per worker: a beam-search step for 3 windows costs little more than for one (BENCHMARKS.md)
-DECODE_BATCH = 3
 FRAME_STEP = 100  # trimmed windows are whole seconds long, so few distinct encoder shapes occur
 
 
