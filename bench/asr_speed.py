@@ -2,6 +2,7 @@
 
     python bench/asr_speed.py [--threads 2] [--files long|mixed|calls] [--repeat 3]
     python bench/asr_speed.py --profile [--encoder-min 30]   # where callproof's time goes, alone
+    python bench/asr_speed.py --side callproof --decode-batch 1   # one side only: JSON (texts, seconds, RSS)
 
 Both use the same Whisper base weights (openai-whisper gets them converted from the bundled
 CTranslate2 model). Each side runs in its own subprocess so its peak RSS is its own:
@@ -32,6 +33,8 @@ from pathlib import Path
 
 from common import CALLS_DEV, ROOT, full_sentence_refs, peak_rss_mb
 
+from pipeline.asr.base import DECODE_BATCH
+
 
 def bench_files(which: str = "long") -> list[tuple[Path, str]]:
     """long: the long-call set; mixed: the 11 refs sentences + the two 16 kHz dev calls; calls: every
@@ -53,11 +56,11 @@ def bench_files(which: str = "long") -> list[tuple[Path, str]]:
     return files
 
 
-def run_ours(files: list[tuple[Path, str]], threads: int) -> dict:
+def run_ours(files: list[tuple[Path, str]], threads: int, batch: int = DECODE_BATCH) -> dict:
     from pipeline.asr.faster_engine import FasterWhisperEngine
     from pipeline.transcribe import transcribe_file
 
-    engine = FasterWhisperEngine(threads=threads)
+    engine = FasterWhisperEngine(threads=threads, batch=batch)
     texts, seconds = [], 0.0
     for path, _ in files:
         t0 = time.perf_counter()
@@ -134,20 +137,20 @@ def profile(files: list[tuple[Path, str]], threads: int, encoder_min: float | No
     print(f"{'total':9s} {total:6.1f} s")
 
 
-def child(side: str, threads: int, which: str) -> None:
+def child(side: str, threads: int, which: str, batch: int) -> None:
     files = bench_files(which)
-    result = (run_ours if side == "callproof" else run_openai)(files, threads)
+    result = run_ours(files, threads, batch) if side == "callproof" else run_openai(files, threads)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result, ensure_ascii=False))
 
 
-def run_side(side: str, threads: int, which: str) -> dict:
+def run_side(side: str, threads: int, which: str, batch: int) -> dict:
     """One side in a fresh process; openai-whisper on its native CPU paths."""
     env = dict(os.environ)
     if side == "openai-whisper":
         env["CALLPROOF_NATIVE_CPU"] = "1"
     out = subprocess.run(
-        [sys.executable, __file__, "--side", side, "--threads", str(threads), "--files", which],
+        [sys.executable, __file__, "--side", side, "--threads", str(threads), "--files", which, "--decode-batch", str(batch)],
         capture_output=True, text=True, cwd=ROOT, check=True, env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -161,12 +164,14 @@ def main() -> None:
     parser.add_argument("--side", choices=("callproof", "openai-whisper"))
     parser.add_argument("--profile", action="store_true", help="time callproof's stages only")
     parser.add_argument("--encoder-min", type=float, help="with --profile: decode.encoder_min_seconds")
+    parser.add_argument("--decode-batch", type=int, default=DECODE_BATCH,
+                        help="callproof's decode_batch (1: the default before batched decodes)")
     args = parser.parse_args()
     if args.profile:
         profile(bench_files(args.files), args.threads, args.encoder_min)
         return
     if args.side:
-        child(args.side, args.threads, args.files)
+        child(args.side, args.threads, args.files, args.decode_batch)
         return
 
     from pipeline.audio import probe
@@ -178,7 +183,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"openai-whisper": [], "callproof": []}
     for i in range(args.repeat):
         for side in runs:
-            data = run_side(side, args.threads, args.files)
+            data = run_side(side, args.threads, args.files, args.decode_batch)
             runs[side].append(data)
             print(f"  run {i + 1} {side:15s} {data['seconds']:.1f}s", flush=True)
     results = {}
