@@ -1,17 +1,17 @@
-"""Beam-search decodes that threads request at the same time run as one batched CTranslate2 call.
+"""One queue in front of the model's workers; beam searches waiting in it together run as one batch.
 
-Whisper's decoder reads all its weights (the 51,865-token output layer most of all) at every step
-for whatever number of rows it decodes, so on a CPU a step for two windows costs little more than
-a step for one (bench/asr_levers.py, "batched decodes"). Blocks of a recording are decoded by
-threads of their own; while the model's workers are busy, the decodes those threads request queue
-here, and a free worker takes the queue's compatible requests (same options, same encoder length,
-same prompt length) as one batch.
+Blocks of a recording are decoded by threads of their own, more threads than the model has
+workers (CTranslate2 replicas). Every model call they make (encoder, word alignment, beam search)
+waits here for a free worker; when one frees up and beam searches are waiting, the compatible ones
+(same options, same encoder length, same prompt length) run as one batched call. Measured on the
+long calls: 43.6 s batched vs 55.0 s unbatched, the same text (BENCHMARKS.md, issue 18 third round).
 
 Which requests end up in one batch depends on timing, so the batch must not change any row's
 result: CTranslate2 decodes each row of a beam search on its own (int8 products accumulate
-exactly, attention and normalisation are per row), which `tests/test_asr_parallel.py` checks
-(a window decoded alone and inside a batch give the same tokens and scores). Sampled decodes (the
-temperature fallback) never come here: their random draws would depend on the batch.
+exactly, attention and normalisation are per row), which `tests/test_asr_parallel.py` and
+`bench/decoder_cost.py` check (a window decoded alone and inside a batch give the same tokens and
+score). Sampled decodes (the temperature fallback) never come here: their random draws would
+depend on the batch.
 """
 
 from __future__ import annotations
