@@ -121,6 +121,37 @@ def test_without_ray_the_error_is_one_chinese_line(tmp_path: Path) -> None:
     assert not (tmp_path / "case").exists()  # refused before anything was written
 
 
+def test_a_ray_client_server_that_fails_to_start_the_client_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+
+    from pipeline.cluster import connect
+
+    calls: list[dict] = []
+
+    def init(**kwargs: Any) -> None:  # the head's client server is slow once, then answers
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise ConnectionError("Initialization failure from server:\nTraceback ...")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(connect, "RETRY_SECONDS", 0.0)
+    with connect.session("ray://127.0.0.1:1") as connected:
+        assert connected is ray
+    assert len(calls) == 2 and calls[1]["address"] == "ray://127.0.0.1:1"
+
+    def refused(**kwargs: Any) -> None:  # not transient, or a local address: one try, one line
+        calls.append(kwargs)
+        raise ValueError("bad token")
+
+    calls.clear()
+    monkeypatch.setattr(ray, "init", refused)
+    with pytest.raises(ConfigError, match="无法连接 Ray 集群 ray://127.0.0.1:1.*bad token"), connect.session("ray://127.0.0.1:1"):
+        pass
+    assert len(calls) == 1
+
+
 def test_worker_refuses_bytes_that_do_not_match_the_intake_hash() -> None:
     worker = Transcriber.__new__(Transcriber)  # no model needed: the check comes before any decoding
     _, config = build_config({})
