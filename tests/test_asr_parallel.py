@@ -103,12 +103,39 @@ def test_the_batcher_runs_waiting_decodes_together_and_hands_back_errors() -> No
     assert GenerateBatcher(generate, 1, 3).generate(np.zeros((2, 4, 2), dtype=np.float32), [[1], [1]]) == [0, 0]
 
 
+class _FirstBatchWaits(GenerateBatcher):
+    """Starts no beam search until two wait, until a batch has run or 20 s have passed: makes batching
+    certain in a test whatever the machine's timing (the other blocks' encoder calls run meanwhile)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.lingering = True
+        timer = threading.Timer(20.0, self._stop)
+        timer.daemon = True
+        timer.start()
+
+    def _stop(self) -> None:
+        with self._ready:
+            self.lingering = False
+            self._ready.notify_all()
+
+    def _take(self) -> list:
+        if any(b > 1 for b in self.batches):
+            self.lingering = False
+        if self.lingering and len(self._pending) == 1 and self._pending[0].key is not None:
+            return []
+        return super()._take()
+
+
 def test_batched_blocks_match_every_block_decoded_alone(one: FasterWhisperEngine) -> None:
-    # one worker serving three blocks at once: while it decodes one block, the others' decodes queue
+    # one worker serving three blocks at once, their decodes batched; full 30 s encoder windows, so
+    # every block's windows have the same shape and can share a batch
     batching = FasterWhisperEngine(threads=1, workers=1, batch=3)
+    batching.batcher = batching._router._batcher = _FirstBatchWaits(batching._router._model.generate, 1, 3)
+    full_windows = with_options(BLOCKED, encoder_min_seconds=30.0)
     path = CALLS_DEV / "call1_16k.wav"
-    alone = transcribe_file(path, one, BLOCKED)
-    batched = transcribe_file(path, batching, BLOCKED)
+    alone = transcribe_file(path, one, full_windows)
+    batched = transcribe_file(path, batching, full_windows)
     assert max(batching.batcher.batches) > 1  # some decodes really ran as a batch
     assert diff_transcripts(alone, batched) == [] and content_digest(alone) == content_digest(batched)
 
