@@ -5,7 +5,8 @@
     python bench/asr_accuracy.py --encoder-pad 10 --encoder-min 0
 
 Prints CER on the 11 full sentences of refs.tsv, exact-match accuracy (and CER) on the 80
-one- or two-word 8 kHz replies of cuishou_8k_keywords, and CER on each calls_dev call.
+one- or two-word 8 kHz replies of cuishou_8k_keywords, and CER on each calls_dev call (refs and calls
+also with the digits of both sides read out, pipeline.metrics.read_numbers).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def main() -> None:
 
     t0 = time.perf_counter()
     pairs = [(ref, transcribe_file(path, engine, config).text) for path, ref in full_sentence_refs()]
-    print(f"refs.tsv full sentences: n={len(pairs)} CER={corpus_cer(pairs):.3f} ({time.perf_counter() - t0:.0f}s)")
+    print(f"refs.tsv full sentences: n={len(pairs)} CER={corpus_cer(pairs):.3f} "
+          f"(numbers read: {corpus_cer(pairs, numbers=True):.3f}) ({time.perf_counter() - t0:.0f}s)")
     for (path, _), (ref, hyp) in zip(full_sentence_refs(), pairs, strict=True):
         print(f"  {cer(ref, hyp):.2f} {path.name}: {hyp}")
 
@@ -54,7 +56,8 @@ def main() -> None:
         truth = json.loads(wav.with_suffix(".truth.json").read_text(encoding="utf-8"))
         ref = "".join(t["text"] for t in truth["turns"])
         transcript = transcribe_file(wav, engine, config)
-        print(f"calls_dev {wav.name}: CER={cer(ref, transcript.text):.3f} channel_mode={transcript.options['channel_mode']}")
+        print(f"calls_dev {wav.name}: CER={cer(ref, transcript.text):.3f} "
+              f"(numbers read: {cer(ref, transcript.text, numbers=True):.3f}) channel_mode={transcript.options['channel_mode']}")
 
 
 if __name__ == "__main__":
