@@ -43,12 +43,12 @@ def cardinal(n: int) -> str:
     for value, unit in ((10**8, "亿"), (10**4, "万"), (1, "")):
         group = n // value % 10**4 if value < 10**8 else n // value
         if group:
-            if parts and group < 1000:
+            if parts and group < 1000 and parts[-1] != "零":
                 parts.append("零")
             parts.append((cardinal(group) if group >= 10**4 else _below_ten_thousand(group)) + unit)
-        elif parts and n % value:
+        elif parts and n % value and parts[-1] != "零":
             parts.append("零")
-    text = "".join(parts).replace("零零", "零")
+    text = "".join(parts)
     return text[1:] if text.startswith("一十") else text
 
 
@@ -94,6 +94,5 @@ def cer(ref: str, hyp: str, numbers: bool = False) -> float:
 
 def corpus_cer(pairs: list[tuple[str, str]], numbers: bool = False) -> float:
     """Total edits over total reference characters (not the mean of per-clip CERs)."""
-    edits = sum(edit_distance(cer_text(r, numbers), cer_text(h, numbers)) for r, h in pairs)
-    chars = sum(len(cer_text(r, numbers)) for r, _ in pairs)
-    return edits / max(1, chars)
+    compared = [(cer_text(r, numbers), cer_text(h, numbers)) for r, h in pairs]
+    return sum(edit_distance(r, h) for r, h in compared) / max(1, sum(len(r) for r, _ in compared))
