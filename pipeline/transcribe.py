@@ -127,10 +127,11 @@ def transcribe_file(
 ) -> Transcript:
     """Transcribe one recording. Raises InputError for bad input; the original is only read.
 
-    Blocks (and the channels of a split stereo block) are decoded in parallel on the engine's
-    workers (``engine.workers``, 1 when it has none). Where a block is cut does not depend on
-    the number of workers, and each block is one ``engine.transcribe`` call, so the transcript
-    is the same for any number of workers. ``pool``: an executor of ``engine.workers`` threads shared
+    Blocks (and the channels of a split stereo block) are decoded in parallel, as many at once as
+    the engine serves (``engine_slots``: its workers times its decode batch, 1 when it has none).
+    Where a block is cut does not depend on the number of workers, and each block is one
+    ``engine.transcribe`` call, so the transcript is the same for any number of workers or any
+    batch. ``pool``: an executor of ``engine_slots(engine)`` threads shared
     with other recordings transcribed at the same time (``run``), so a recording's blocks use every
     worker that the others leave free; by default the recording gets a pool of its own.
     """
@@ -141,10 +142,10 @@ def transcribe_file(
     per_channel: list[CleanResult] = []
     dropped: list[dict] = []
     report = DecodeReport()
-    workers = engine_slots(engine)
-    own_pool = pool is None and workers > 1
+    slots = engine_slots(engine)
+    own_pool = pool is None and slots > 1
     if own_pool:
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-block")
+        pool = ThreadPoolExecutor(slots, thread_name_prefix="asr-block")
     in_flight: deque[_Block] = deque()
 
     def collect(block: _Block) -> None:
@@ -169,7 +170,7 @@ def transcribe_file(
                 for fn, audio in _block_jobs(block, bool(split), config.stereo_decode)
             ]
             in_flight.append(_Block(offset, block.shape[1] / SAMPLE_RATE, jobs))
-            while len(in_flight) > workers:  # a few blocks decoded ahead, memory stays bounded
+            while len(in_flight) > slots:  # a few blocks decoded ahead, memory stays bounded
                 collect(in_flight.popleft())
         while in_flight:
             collect(in_flight.popleft())

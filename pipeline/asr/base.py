@@ -85,8 +85,8 @@ class Engine(Protocol):
         ...
 
 
-# decodes each faster-whisper worker runs as one batch: a beam-search step for 3 windows costs
-# little more than for one (BENCHMARKS.md, bench/decoder_cost.py); configs/default.yaml decode_batch
+# blocks each faster-whisper worker serves at once, their beam searches batched (pipeline/asr/batching.py):
+# long calls ~20% faster than 1, for more memory (BENCHMARKS.md, issue 18); configs/default.yaml decode_batch
 DECODE_BATCH = 3
 
 

@@ -140,7 +140,8 @@ class _SamplingRouter:
     ``Engine.transcribe`` call instead gets, at its first sampled decode, a fresh single-replica
     model (new threads, generators seeded with SAMPLING_SEED) that serves its sampled decodes in
     order: a call's text depends only on its audio and options. Beam search draws no samples and
-    stays on the shared replicas.
+    stays on the shared replicas. Every call to the shared replicas (encoder, alignment, beam search)
+    goes through the engine's queue (pipeline/asr/batching.py), which batches beam searches.
     """
 
     def __init__(self, model: object, load_sampler: Callable[[], object], batcher: GenerateBatcher) -> None:
