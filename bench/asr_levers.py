@@ -66,6 +66,8 @@ LONG_LEVERS: dict[str, tuple[DecodeOptions, float] | str] = {
     "default, full 30 s encoder window": (replace(DecodeOptions(), encoder_min_seconds=30.0), BLOCK),
     "faster-whisper batched pipeline (batch 8, beam 5, VAD, no fallback)": "batched",
 }
+# rows decoded by an engine with another decode batch than the default
+LONG_LEVER_BATCH = {"default, decodes not batched (batch 1 per worker)": 1, "default, batch 5 per worker": 5}
 
 
 def refs_set(only: list[str]) -> None:
@@ -159,7 +161,7 @@ def long_set(only: list[str], save: Path | None = None) -> None:
     truths = [json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8"))["turns"] for p, _ in files]
     audio_s = sum(t["duration"] for t in
                   (json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8")) for p, _ in files))
-    engines = {batch: FasterWhisperEngine(threads=2, batch=batch) for batch in (DECODE_BATCH, 1, 5)}
+    engines = {DECODE_BATCH: FasterWhisperEngine(threads=2)}
     engine = engines[DECODE_BATCH]
     print(f"long calls: {len(files)} files, {audio_s:.0f} s, engine threads={engine.threads} workers={engine.workers} "
           f"batch={engine.batch}")
@@ -173,7 +175,9 @@ def long_set(only: list[str], save: Path | None = None) -> None:
                 items = batched_items(engine, path)
             else:
                 options, block = lever
-                batch = 1 if "batch 1" in label else 5 if "batch 5" in label else DECODE_BATCH
+                batch = LONG_LEVER_BATCH.get(label, DECODE_BATCH)
+                if batch not in engines:
+                    engines[batch] = FasterWhisperEngine(threads=2, batch=batch)
                 transcript = transcribe_file(path, engines[batch], TranscribeConfig(options=options, block_seconds=block))
                 items = [(s.start, s.end, s.text) for s in transcript.segments]
             items_per_file.append(items)

@@ -72,11 +72,13 @@ def main() -> None:
         print(f"beam {beam}, one window at a time: {1000 * seconds / tokens:.1f} ms per token, "
               f"{seconds / len(encoded):.2f} s per window")
 
+    def batches_of(size: int) -> list[list[int]]:
+        return [list(range(i, min(i + size, len(encoded)))) for i in range(0, len(encoded), size)]
+
     same = True
     for size in (1, 2, 3, 5):
-        groups = [list(range(i, min(i + size, len(encoded)))) for i in range(0, len(encoded), size)]
         seconds = 0.0
-        for group in groups:
+        for group in batches_of(size):
             dt, out = generate(group)
             seconds += dt
             same &= all(out[k] == alone[i] for k, i in enumerate(group))
@@ -101,7 +103,7 @@ def main() -> None:
 
     for size in (1, 2, 3):
         t0 = time.perf_counter()
-        two_workers([list(range(i, min(i + size, len(encoded)))) for i in range(0, len(encoded), size)])
+        two_workers(batches_of(size))
         print(f"beam 5, batches of {size} on two workers at once: {(time.perf_counter() - t0) / len(encoded):.2f} s "
               f"per window (wall)")
     print(f"batch_invariant={same}")
