@@ -131,6 +131,27 @@ def read_ct2_model(path: str | Path) -> CT2Model:
     return CT2Model(spec=spec, spec_revision=revision, binary_version=version, variables=variables, aliases=aliases)
 
 
+def write_ct2_model(model: CT2Model, path: str | Path) -> None:
+    """Write ``model`` as a CTranslate2 ``model.bin`` (the layout ``read_ct2_model`` parses)."""
+
+    def string(text: str) -> bytes:
+        raw = text.encode("utf-8") + b"\0"
+        return struct.pack("<H", len(raw)) + raw
+
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<I", model.binary_version) + string(model.spec) + struct.pack("<I", model.spec_revision))
+        fh.write(struct.pack("<I", len(model.variables)))
+        for name, value in model.variables.items():
+            dtype_name = "bfloat16" if value.dtype == np.uint16 else value.dtype.name
+            fh.write(string(name) + struct.pack("<B", value.ndim))
+            fh.write(b"".join(struct.pack("<I", dim) for dim in value.shape))
+            fh.write(struct.pack("<BI", _CT2_DTYPES.index(dtype_name), value.nbytes))
+            fh.write(np.ascontiguousarray(value).tobytes())
+        fh.write(struct.pack("<I", len(model.aliases)))
+        for alias, target in model.aliases.items():
+            fh.write(string(alias) + string(target))
+
+
 def _count_layers(model: CT2Model, prefix: str) -> int:
     pattern = re.compile(rf"^{prefix}/layer_(\d+)/")
     indices = {int(m.group(1)) for name in model.variables if (m := pattern.match(name))}

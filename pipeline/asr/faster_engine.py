@@ -12,7 +12,9 @@ import numpy as np
 
 from pipeline.asr.base import DECODE_BATCH, SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
 from pipeline.asr.batching import GenerateBatcher
-from pipeline.asr.models import resolve_ct2_model
+from pipeline.asr.ct2_convert import read_ct2_model
+from pipeline.asr.exact_conv import FRONTEND_NAME, ConvFrontEnd, derived_model_dir
+from pipeline.asr.models import cache_root, resolve_ct2_model
 from pipeline.determinism import SAMPLING_SEED, compute_record
 from pipeline.transcript import ModelInfo
 
@@ -113,13 +115,16 @@ def _trimming_model_class() -> type:
     from faster_whisper import WhisperModel
 
     class TrimmingWhisperModel(WhisperModel):
-        """WhisperModel whose encoder skips most of the zero padding of a short window."""
+        """WhisperModel whose encoder skips most of the zero padding of a short window and, on CPU,
+        whose input convolutions run in numpy (pipeline/asr/exact_conv.py)."""
 
         pad_seconds = 0.0
         min_seconds = 30.0
+        frontend: ConvFrontEnd | None = None
 
         def encode(self, features: np.ndarray):  # noqa: ANN201 - ctranslate2.StorageView
-            return super().encode(trimmed_window(features, self.pad_seconds, self.min_seconds))
+            features = trimmed_window(features, self.pad_seconds, self.min_seconds)
+            return super().encode(features if self.frontend is None else self.frontend(features))
 
     return TrimmingWhisperModel
 
@@ -205,18 +210,26 @@ class FasterWhisperEngine:
         self.slots = self.workers * self.batch
         self.compute = {**compute_record(self.device, self.compute_type), "threads": self.threads,
                         "workers": self.workers, "batch": self.batch}
+        run_path = entry.path
+        frontend = None
+        if self.device == "cpu":
+            # oneDNN's convolution sums in a cache-size-dependent order: the convolutions run in numpy instead
+            run_path = derived_model_dir(entry.path, entry.sha256, cache_root())
+            frontend = ConvFrontEnd(read_ct2_model(entry.path / "model.bin"))
+            self.compute["encoder_conv"] = FRONTEND_NAME
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
         self._model = _trimming_model_class()(
-            str(entry.path),
+            str(run_path),
             device=self.device,
             compute_type=self.compute_type,
             cpu_threads=self.intra_threads,
             num_workers=self.workers,
             local_files_only=True,
         )
-        self._path = str(entry.path)
+        self._model.frontend = frontend
+        self._path = str(run_path)
         self.batcher = GenerateBatcher(self._model.model.generate, self.workers, self.batch)
         self._router = _SamplingRouter(self._model.model, self._load_sampler, self.batcher)
         self._model.model = self._router
