@@ -47,6 +47,7 @@ def _window(audio: np.ndarray, engine: FasterWhisperEngine) -> np.ndarray:
 
     model = engine._model
     features = model.feature_extractor(np.pad(audio, (0, max(0, 30 * SAMPLE_RATE - len(audio)))))[:, :3000]
+    features = features if model.frontend is None else model.frontend(features)  # as the engine's encode does
     storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None]))
     return np.asarray(model.model.encode(storage, to_cpu=True))
 

@@ -110,9 +110,11 @@ def test_encoder_output_matches_the_original_model_within_int8_noise(source, ori
 
 
 def test_engine_runs_the_exact_copy_and_records_it() -> None:
-    from pipeline.asr.factory import load_engine
+    from pipeline.asr.factory import compute_fingerprint, load_engine
 
     engine = load_engine(threads=1)
     assert engine.compute["encoder_conv"] == FRONTEND_NAME
     assert reuse_key(engine.compute)["encoder_conv"] == FRONTEND_NAME
+    # what `run` and the cluster compare before loading an engine: a node and the driver must agree
+    assert compute_fingerprint("faster-whisper", device="cpu") == reuse_key(engine.compute)
     assert engine.model.name == "whisper-base" and engine.model.sha256 == resolve_ct2_model(None).sha256

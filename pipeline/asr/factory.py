@@ -71,7 +71,7 @@ def compute_fingerprint(engine: str, *, device: str = "auto", **_: object) -> di
 
         chosen = pick_torch_device(device)
         return reuse_key(compute_record(chosen, "float16" if chosen == "cuda" else "float32"))
-    from pipeline.asr.faster_engine import pick_device
+    from pipeline.asr.faster_engine import engine_compute_record, pick_device
 
     chosen = pick_device(device)
-    return reuse_key(compute_record(chosen, "int8" if chosen == "cpu" else "float16"))
+    return reuse_key(engine_compute_record(chosen, "int8" if chosen == "cpu" else "float16"))

@@ -110,6 +110,12 @@ def pick_device(device: str) -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
+def engine_compute_record(device: str, compute_type: str) -> dict[str, object]:
+    """compute_record of this engine: on CPU its encoder convolutions run in numpy (exact_conv.py)."""
+    record = compute_record(device, compute_type)
+    return {**record, "encoder_conv": FRONTEND_NAME} if device == "cpu" else record
+
+
 @lru_cache(maxsize=1)
 def _trimming_model_class() -> type:
     from faster_whisper import WhisperModel
@@ -208,7 +214,7 @@ class FasterWhisperEngine:
         self.intra_threads = max(1, self.threads // self.workers)
         self.batch = max(1, batch)
         self.slots = self.workers * self.batch
-        self.compute = {**compute_record(self.device, self.compute_type), "threads": self.threads,
+        self.compute = {**engine_compute_record(self.device, self.compute_type), "threads": self.threads,
                         "workers": self.workers, "batch": self.batch}
         run_path = entry.path
         frontend = None
@@ -216,7 +222,6 @@ class FasterWhisperEngine:
             # oneDNN's convolution sums in a cache-size-dependent order: the convolutions run in numpy instead
             run_path = derived_model_dir(entry.path, entry.sha256, cache_root())
             frontend = ConvFrontEnd(read_ct2_model(entry.path / "model.bin"))
-            self.compute["encoder_conv"] = FRONTEND_NAME
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
