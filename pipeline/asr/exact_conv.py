@@ -20,7 +20,6 @@ within float32 rounding (the clipped values have GELU < 1e-14).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -72,7 +71,6 @@ class ConvFrontEnd:
         self.b1 = model.weight(f"{_CONV1}/bias").astype(np.float64)
         self.w2 = model.weight(f"{_CONV2}/weight").astype(np.float64)
         self.b2 = model.weight(f"{_CONV2}/bias").astype(np.float64)
-        self.n_mels = self.w1.shape[1]
         self.width = self.w2.shape[0]
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
@@ -103,17 +101,23 @@ def derived_model_dir(source: Path, sha256: str, cache: Path) -> Path:
     """The exact-convolution copy of the CTranslate2 model in ``source`` (weights hash ``sha256``),
     written once under ``cache`` and reused."""
     target = cache / f"exact-conv-v{FRONTEND_VERSION}-{sha256[:16]}"
-    done = target / ".source-sha256"
-    if done.is_file() and done.read_text().strip() == sha256:
+    if _complete(target, sha256):
         return target
     try:
         cache.mkdir(parents=True, exist_ok=True)
         with FileLock(str(target) + ".lock"):  # `run`'s worker processes may all start here at once
-            if not (done.is_file() and done.read_text().strip() == sha256):
+            if not _complete(target, sha256):
                 _write_derived(source, sha256, target)
     except OSError as exc:
         raise ConfigError(f"{cache}: 无法写入模型缓存 (cannot write the model cache: {exc})") from exc
     return target
+
+
+def _complete(target: Path, sha256: str) -> bool:
+    """Whether ``target`` holds a finished copy of the model with weights hash ``sha256`` (the marker
+    is written last, inside the temporary directory that is then renamed into place)."""
+    marker = target / ".source-sha256"
+    return marker.is_file() and marker.read_text().strip() == sha256
 
 
 def _write_derived(source: Path, sha256: str, target: Path) -> None:
@@ -126,7 +130,6 @@ def _write_derived(source: Path, sha256: str, target: Path) -> None:
         for name in _MODEL_FILES:
             if (source / name).is_file():
                 shutil.copyfile(source / name, work / name)
-        (work / "frontend.json").write_text(json.dumps({"frontend": FRONTEND_NAME, "source_sha256": sha256}))
         (work / ".source-sha256").write_text(sha256)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(work, target)

@@ -218,7 +218,7 @@ class FasterWhisperEngine:
                         "workers": self.workers, "batch": self.batch}
         run_path = entry.path
         frontend = None
-        if self.device == "cpu":
+        if "encoder_conv" in self.compute:
             # oneDNN's convolution sums in a cache-size-dependent order: the convolutions run in numpy instead
             run_path = derived_model_dir(entry.path, entry.sha256, cache_root())
             frontend = ConvFrontEnd(read_ct2_model(entry.path / "model.bin"))
