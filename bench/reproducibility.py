@@ -47,7 +47,8 @@ sys.path.insert(0, sys.argv[1])
 import pipeline
 from pathlib import Path
 from pipeline.asr.factory import load_engine
-from pipeline.batch import RunSettings, parallel_transcripts
+from pipeline.batch import RunSettings
+from pipeline.model_process import process_transcripts
 from pipeline.audio import probe, sha256_file
 from pipeline.reproduce import content_digest
 from pipeline.transcribe import TranscribeConfig, transcribe_file
@@ -59,8 +60,9 @@ if workers == 1:
 else:
     jobs = [(p, probe(p), sha256_file(p)) for p in files]
     settings = RunSettings(workers=workers, diarize=False)
-    results = {p.name: t for p, t in parallel_transcripts(jobs, {"threads": threads}, TranscribeConfig(), settings)}
-    threads = max(1, __import__("os").cpu_count() // workers)
+    # as run decodes: one model process, ``workers`` single-thread replicas, as many calls at once
+    results = {p.name: t for p, t in process_transcripts(jobs, {"threads": threads * workers}, TranscribeConfig(),
+                                                         settings, workers)}
 record = next(iter(results.values())).options["compute"]
 print(json.dumps({"seconds": time.perf_counter() - started, "compute": record,
                   "digests": {name: content_digest(t) for name, t in results.items()},

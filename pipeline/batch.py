@@ -12,12 +12,12 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.asr.base import Engine, engine_slots
+from pipeline.asr.base import Engine
 from pipeline.asr.factory import compute_fingerprint, model_fingerprint
 from pipeline.audio import AudioInfo, probe, sha256_file
 from pipeline.call_asr import speaker_turns, transcribe_one  # noqa: F401  (speaker_turns: re-exported)
@@ -28,10 +28,11 @@ from pipeline.contacts_reached import person_from_path
 from pipeline.detect import Detector
 from pipeline.discover import Discovery
 from pipeline.errors import InputError
+from pipeline.model_process import in_job_order, process_transcripts, transcribe_calls
 from pipeline.rules import RuleEngine
 from pipeline.store import CaseStore
 from pipeline.transcribe import TranscribeConfig
-from pipeline.transcript import Transcript
+from pipeline.transcript import ModelInfo, Transcript
 from pipeline.worker_guard import die_with_parent
 
 
@@ -65,6 +66,7 @@ class RunReport:
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     links_outside: list[tuple[str, str]] = field(default_factory=list)  # (path in the input folder, real target)
     started: float = field(default_factory=time.perf_counter)
+    model: ModelInfo | None = None  # the model the transcripts of this run name (loaded in another process, perhaps)
 
 
 def auto_workers() -> int:
@@ -194,7 +196,8 @@ def _worker_transcribe(path: Path, config: TranscribeConfig, settings: RunSettin
 
 def parallel_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine_kwargs: dict[str, Any],
                          config: TranscribeConfig, settings: RunSettings) -> Iterator[tuple[Path, Transcript | Exception]]:
-    """Transcribe in worker processes (each with its own model and share of the CPU threads)."""
+    """Transcribe in worker processes, each with its own model and share of the CPU threads (engines
+    whose model serves one call at a time: openai-whisper)."""
     threads = max(1, (os.cpu_count() or 2) // settings.workers)
     kwargs = {**engine_kwargs, "threads": threads}
     with ProcessPoolExecutor(settings.workers, initializer=_init_worker, initargs=(kwargs, os.getpid())) as pool:
@@ -208,29 +211,21 @@ def parallel_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine_kwargs:
 
 def shared_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine: Engine, config: TranscribeConfig,
                        settings: RunSettings) -> Iterator[tuple[Path, Transcript | Exception]]:
-    """Transcribe ``settings.workers`` calls at a time in this process, on one engine whose workers
-    (single-thread replicas sharing the weights) decode the blocks of every call in flight from one
-    queue: while calls remain each worker has work, and the blocks of the last (long) call are
-    spread over all of them. Each block is one engine call cut where it would be alone, so every
-    transcript is the one a single worker gives."""
-    blocks = ThreadPoolExecutor(engine_slots(engine), thread_name_prefix="asr-block")
-    calls = ThreadPoolExecutor(settings.workers, thread_name_prefix="asr-call")
-    try:
-        futures = [(path, calls.submit(transcribe_one, path, engine, config, settings, info, sha, None, blocks))
-                   for path, info, sha in jobs]
-        for path, future in futures:
-            try:
-                yield path, future.result()
-            except Exception as exc:  # an InputError of one call comes back here
-                yield path, exc
-    finally:  # all done, or interrupted: then only the blocks being decoded finish (seconds, not a call)
-        calls.shutdown(wait=False, cancel_futures=True)
-        blocks.shutdown(wait=False, cancel_futures=True)
+    """Transcribe ``settings.workers`` calls at a time in this process on one engine whose workers
+    decode the blocks of every call in flight (pipeline/model_process.py); results in job order."""
+    return in_job_order(jobs, transcribe_calls(jobs, engine, config, settings, settings.workers))
 
 
 def shares_workers(engine: Engine | None) -> bool:
     """An engine whose replicas decode several blocks at once (faster-whisper): calls share it in-process."""
     return engine is not None and int(getattr(engine, "workers", 1)) > 1
+
+
+def uses_model_process(engine_kwargs: dict[str, Any], settings: RunSettings, pending: int) -> bool:
+    """Several calls on faster-whisper, no cluster, no --share-engine: one model process serves them all
+    (openai-whisper, whose model serves one call at a time, keeps a process per call in flight)."""
+    return (settings.cluster is None and not settings.share_engine and settings.workers > 1 and pending > 1
+            and engine_kwargs.get("engine", "faster-whisper") == "faster-whisper")
 
 
 # ------------------------------------------------------------------ the run
@@ -298,7 +293,8 @@ def run_batch(
             events.call_finished(outcome)
         else:
             pending.append((path, info, sha, row))
-    engine = engine_factory() if pending and settings.cluster is None else None
+    in_model_process = uses_model_process(engine_kwargs, settings, len(pending))
+    engine = engine_factory() if pending and settings.cluster is None and not in_model_process else None
 
     def finish(path: Path, info: AudioInfo, row: Any, result: Transcript | Exception, t0: float) -> None:
         if isinstance(result, InputError):
@@ -309,6 +305,7 @@ def run_batch(
             raise result
         else:
             count = flag_and_store(store, row.id, result, rules, row.direction, opts_hash)
+            report.model = report.model or result.model
             outcome = CallOutcome(path, "done", row.id, info.duration, time.perf_counter() - t0, count,
                                   damage=result.source.damage)
         report.outcomes.append(outcome)
@@ -327,8 +324,12 @@ def run_batch(
         rows = {path: (info, row) for path, info, _, row in pending}
         for path, info, _, _ in pending:
             events.call_started(path, info.duration)
-        results = (shared_transcripts(jobs, engine, config, settings) if settings.share_engine and shares_workers(engine)
-                   else parallel_transcripts(jobs, engine_kwargs, config, settings))
+        if in_model_process:
+            results = process_transcripts(jobs, engine_kwargs, config, settings, settings.workers)
+        elif settings.share_engine and shares_workers(engine):
+            results = shared_transcripts(jobs, engine, config, settings)
+        else:
+            results = parallel_transcripts(jobs, engine_kwargs, config, settings)
         for path, result in results:
             info, row = rows[path]
             finish(path, info, row, result, t0)

@@ -87,10 +87,11 @@ class ProgressEvents(RunEvents):
 @click.option("--rules", "rule_packs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule pack YAML (repeatable).")
 @click.option("--speakers", default="2", show_default=True, help="Speakers per mono call for diarization: a number, 'auto', or 'off'.")
 @click.option("--workers", type=int, default=0, show_default=True,
-              help="Calls transcribed at once, each in a worker process of its own. 0 = auto (2 on 2+ cores).")
+              help="Calls transcribed at once. faster-whisper: they share one model process whose workers "
+                   "(--threads) decode every call's blocks; openai-whisper: a worker process each. 0 = auto (2 on 2+ cores).")
 @click.option("--share-engine", is_flag=True,
-              help="faster-whisper: the calls share one in-process model whose workers decode every call's blocks "
-                   "(faster on long calls; a crash of the engine stops the whole run instead of one call).")
+              help="faster-whisper: the model runs in this process instead of a model process of its own "
+                   "(no process start; a crash of the engine stops the whole run instead of the calls in flight).")
 @click.option("--off-hours", default="22:00-08:00", show_default=True, help="Local time window for the OFF_HOURS rule.")
 @click.option("--max-calls-per-day", type=int, default=3, show_default=True, help="EXCESS_FREQ: connected calls a day from one number (GB/T 45251).")
 @click.option("--cluster", default=None, metavar="ADDRESS",
@@ -191,7 +192,7 @@ def _run(input_dir: Path, case_dir: Path, store: CaseStore, settings: RunSetting
             write_call_outputs(store, case_dir, call.id, settings.formats, rules.pack_info, rules.info())
     write_case_html(case_dir, store)
     elapsed = time.perf_counter() - started
-    model = engine_holder[0].model if engine_holder else (events.cluster.model if events.cluster else None)
+    model = engine_holder[0].model if engine_holder else (events.cluster.model if events.cluster else report.model)
     summary = build_summary(
         store, report.outcomes, report.skipped_files, elapsed,
         {"model": {"engine": model.engine, "name": model.name, "sha256": model.sha256} if model else None,

@@ -1,0 +1,83 @@
+"""run's model process: the calls in flight share one model in a child process, each transcript is
+the one the call gets alone, and a crash there fails only the calls being transcribed then."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+import pipeline.model_process as model_process
+from pipeline.asr.faster_engine import FasterWhisperEngine
+from pipeline.audio import probe, sha256_file
+from pipeline.batch import RunSettings
+from pipeline.call_asr import transcribe_one
+from pipeline.errors import ConfigError, InputError
+from pipeline.model_process import in_job_order, process_transcripts
+from pipeline.reproduce import content_digest
+from pipeline.transcribe import TranscribeConfig
+from pipeline.transcript import Transcript
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+PATHS = [SAMPLES / "13800138000 2024-01-16 10-06-40.amr", SAMPLES / "13912345678_20240116093015.m4a",
+         SAMPLES / "通话录音@张三(13800138000)_20240115223402.mp3"]
+SETTINGS = RunSettings(workers=2, diarize=False)
+CONFIG = TranscribeConfig()
+
+
+def _jobs(paths: list[Path]) -> list[tuple[Path, object, str]]:
+    return [(p, probe(p), sha256_file(p)) for p in paths]
+
+
+def test_results_come_back_in_job_order() -> None:
+    jobs = [(Path(name), None, "") for name in "abcd"]
+    out = list(in_job_order(jobs, [(2, "C"), (0, "A"), (3, "D"), (1, "B")]))  # type: ignore[arg-type]
+    assert out == [(Path("a"), "A"), (Path("b"), "B"), (Path("c"), "C"), (Path("d"), "D")]
+
+
+def test_calls_in_the_model_process_get_the_transcript_each_gets_alone() -> None:
+    jobs = _jobs(PATHS)
+    results = list(process_transcripts(jobs, {"threads": 2}, CONFIG, SETTINGS, calls_at_once=2))
+    assert [path for path, _ in results] == PATHS
+    alone = FasterWhisperEngine(threads=1, workers=1, batch=1)
+    for (path, result), (_, info, sha) in zip(results, jobs, strict=True):
+        assert isinstance(result, Transcript), result
+        assert result.text
+        reference = transcribe_one(path, alone, CONFIG, SETTINGS, info, sha)
+        assert content_digest(result) == content_digest(reference), path.name
+    assert not multiprocessing.active_children()
+
+
+def test_a_crash_fails_the_call_in_flight_and_a_new_model_process_takes_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = model_process.transcribe_one
+    parent = os.getpid()
+
+    def crashing(path: Path, *args: object, **kwargs: object) -> Transcript:
+        if path == PATHS[1] and os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # a native crash of the model, as the parent sees it
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model_process, "transcribe_one", crashing)  # the forked model process inherits it
+    results = dict(process_transcripts(_jobs(PATHS), {"threads": 2}, CONFIG, SETTINGS, calls_at_once=1))
+    assert isinstance(results[PATHS[0]], Transcript) and isinstance(results[PATHS[2]], Transcript)
+    error = results[PATHS[1]]
+    assert isinstance(error, InputError) and "\n" not in str(error)
+    assert "转写进程意外退出（SIGKILL）" in str(error) and PATHS[1].name in str(error)
+    assert not multiprocessing.active_children()
+
+
+def test_a_model_that_cannot_load_fails_every_call_with_its_reason() -> None:
+    results = list(process_transcripts(_jobs(PATHS[:2]), {"model": "no-such-model"}, CONFIG, SETTINGS, calls_at_once=2))
+    assert [path for path, _ in results] == PATHS[:2]
+    assert all(isinstance(r, ConfigError) and "no-such-model" in str(r) for _, r in results)
+
+
+def test_stopping_early_ends_the_model_process() -> None:
+    results = process_transcripts(_jobs(PATHS[:2]), {"threads": 2}, CONFIG, SETTINGS, calls_at_once=1)
+    path, first = next(results)
+    assert path == PATHS[0] and isinstance(first, Transcript)
+    results.close()  # an interrupted run
+    assert not multiprocessing.active_children()
