@@ -70,7 +70,8 @@ class RunReport:
 
 
 def auto_workers() -> int:
-    """Two model processes with half the threads each beat one with all of them (bench/batch_speed.py)."""
+    """Calls in flight at once: two keep both cores busy between one call's end and the next's start
+    (their blocks share the model's workers: pipeline/model_process.py)."""
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
