@@ -7,7 +7,8 @@ Builds a folder of distinct call recordings from calls_dev (each copy with a sli
 gain, so every file has its own content hash), then in one script:
 1. the bare engine: faster-whisper (same model, same decoding options) on each file, one by one;
 2. `cli.py run` on the folder, once per --workers value (fresh case each time).
-Prints audio-minutes per wall-minute for each and the batch's overhead over the bare engine.
+Prints audio-minutes per wall-minute for each, the batch's overhead over the bare engine and the peak
+memory of `run` with its model process(es) (PSS summed over the process tree, sampled every 0.5 s).
 With --long the folder is the long-call set (long1 mono, long2 mono and stereo: 15 min, 3 calls)
 and the baseline is `transcribe_file` one by one instead (each call's blocks on every worker: the
 per-recording speed `run` should keep when one long call is left), printed as `overhead_vs_bare`.
@@ -76,12 +77,46 @@ def bare_engine(files: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def batch(folder: Path, case: Path, workers: int, share: bool = False) -> float:
+def tree_memory_mb(pid: int) -> float:
+    """Memory of ``pid`` and every process below it: the sum of their PSS (shared pages split between
+    the processes that share them, so a forked model process is not counted twice; VmRSS where PSS is
+    not readable)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        for name, key in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
+            try:
+                line = next(x for x in Path(f"/proc/{current}/{name}").read_text().splitlines() if x.startswith(key))
+            except (OSError, StopIteration):
+                continue
+            total += int(line.split()[1]) / 1024
+            break
+    return total
+
+
+def batch(folder: Path, case: Path, workers: int, share: bool = False) -> tuple[float, float]:
+    """Wall seconds of `cli.py run` on ``folder``, and the peak memory of its processes (MB, sampled)."""
+    log = case.with_name(case.name + ".log")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "cli.py", "run", str(folder), "-o", str(case), "--workers", str(workers),
-                    *(["--share-engine"] if share else [])],
-                   cwd=ROOT, check=True, capture_output=True)
-    return time.perf_counter() - t0
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "cli.py", "run", str(folder), "-o", str(case), "--workers", str(workers),
+                                 *(["--share-engine"] if share else [])], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, tree_memory_mb(proc.pid))
+            time.sleep(0.5)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"run failed ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}")
+    return wall, peak
 
 
 def main() -> None:
@@ -104,9 +139,9 @@ def main() -> None:
             bare = bare_engine(files)
             print(f"bare engine (one by one)  wall={bare:.0f}s  audio-min/wall-min={minutes / (bare / 60):.2f}")
         for workers in args.workers:
-            wall = batch(folder, Path(tmp) / f"case_w{workers}", workers, args.share_engine)
+            wall, peak = batch(folder, Path(tmp) / f"case_w{workers}", workers, args.share_engine)
             print(f"run --workers {workers}{' --share-engine' if args.share_engine else ''} wall={wall:.0f}s  audio-min/wall-min={minutes / (wall / 60):.2f}"
-                  f"  overhead_vs_bare={(wall - bare) / bare * 100:+.1f}%")
+                  f"  overhead_vs_bare={(wall - bare) / bare * 100:+.1f}%  peak_memory={peak:.0f} MB (PSS, all its processes)")
 
 
 if __name__ == "__main__":

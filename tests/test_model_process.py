@@ -21,9 +21,10 @@ from pipeline.reproduce import content_digest
 from pipeline.transcribe import TranscribeConfig
 from pipeline.transcript import Transcript
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-PATHS = [SAMPLES / "13800138000 2024-01-16 10-06-40.amr", SAMPLES / "13912345678_20240116093015.m4a",
-         SAMPLES / "通话录音@张三(13800138000)_20240115223402.mp3"]
+SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech_zh"
+# three short real utterances (4-6 s each): the process logic, not the decoding, is under test here
+PATHS = [SPEECH / "fireredasr_BAC009S0764W0121.wav", SPEECH / "wenet_aishell-BAC009S0724W0121.wav",
+         SPEECH / "paddlespeech_zh.wav"]
 SETTINGS = RunSettings(workers=2, diarize=False)
 CONFIG = TranscribeConfig()
 
