@@ -88,7 +88,7 @@ def crash_error(path: Path, exitcode: int | None) -> InputError:
                       f"the model process died ({how}) while transcribing this call; the next run retries it")
 
 
-def _portable(exc: BaseException) -> Exception:
+def _portable(exc: Exception) -> Exception:
     """The error as it can cross to the parent: itself when it pickles, else a RuntimeError naming it."""
     import pickle
 
@@ -96,7 +96,7 @@ def _portable(exc: BaseException) -> Exception:
         pickle.dumps(exc)
     except Exception:  # noqa: BLE001 - any unpicklable error is summarised
         return RuntimeError(f"{type(exc).__name__}: {exc}")
-    return exc if isinstance(exc, Exception) else RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _serve(writer: Any, jobs: list[tuple[int, Job]], engine_kwargs: dict[str, Any], config: TranscribeConfig,
