@@ -14,7 +14,8 @@ text does not repeat, with the real refs.tsv sentences between turns: long1 mono
 openai-whisper runs on its libraries' native CPU paths (as its users run it; stereo as a mono mix),
 callproof on its pinned reproducible path with ``--threads`` single-thread workers. The sides
 alternate ``--repeat`` times, each run in a fresh process, so both see the same machine load;
-times are medians. Prints RTF (processing s / audio s), peak RSS and CER for each (on `long` also
+times are medians. Each run's line gives the CPU steal share during it (time a virtual machine's
+hypervisor gave to other guests: on a shared host both sides' times move with it). Prints RTF (processing s / audio s), peak RSS and CER for each (on `long` also
 CER of the call content and of the real short sentences), CER with the digits of both sides read out as
 characters (`pipeline.metrics.read_numbers`: 082647 and 零八二六四七 are the same number heard), then, last,
 `speedup_vs_openai_whisper=X.XX cer_callproof=Y cer_openai_whisper=Z`.
@@ -31,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import CALLS_DEV, ROOT, full_sentence_refs, peak_rss_mb
+from common import CALLS_DEV, ROOT, cpu_ticks, full_sentence_refs, peak_rss_mb, steal_share
 
 from pipeline.asr.base import DECODE_BATCH
 
@@ -149,11 +150,12 @@ def run_side(side: str, threads: int, which: str, batch: int) -> dict:
     env = dict(os.environ)
     if side == "openai-whisper":
         env["CALLPROOF_NATIVE_CPU"] = "1"
+    before = cpu_ticks()
     out = subprocess.run(
         [sys.executable, __file__, "--side", side, "--threads", str(threads), "--files", which, "--decode-batch", str(batch)],
         capture_output=True, text=True, cwd=ROOT, check=True, env=env,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "steal": steal_share(before, cpu_ticks())}
 
 
 def main() -> None:
@@ -185,7 +187,8 @@ def main() -> None:
         for side in runs:
             data = run_side(side, args.threads, args.files, args.decode_batch)
             runs[side].append(data)
-            print(f"  run {i + 1} {side:15s} {data['seconds']:.1f}s", flush=True)
+            steal = "" if data["steal"] is None else f" (CPU steal {100 * data['steal']:.1f}%)"
+            print(f"  run {i + 1} {side:15s} {data['seconds']:.1f}s{steal}", flush=True)
     results = {}
     for side, data in runs.items():
         first = data[0]

@@ -32,3 +32,21 @@ def keyword_refs() -> list[tuple[Path, str]]:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) ticks of all CPUs since boot from Linux's /proc/stat; None where there is none.
+    Steal is time the hypervisor gave to other guests while this one wanted the CPU."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) == 8 else 0), sum(fields)
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Share of the CPU time between two cpu_ticks() readings that went to other guests."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
