@@ -15,8 +15,9 @@ openai-whisper runs on its libraries' native CPU paths (as its users run it; ste
 callproof on its pinned reproducible path with ``--threads`` single-thread workers. The sides
 alternate ``--repeat`` times, each run in a fresh process, so both see the same machine load;
 times are medians. Each run's line gives the CPU steal share during it (time a virtual machine's
-hypervisor gave to other guests: on a shared host both sides' times move with it). Prints RTF (processing s / audio s), peak RSS and CER for each (on `long` also
-CER of the call content and of the real short sentences), CER with the digits of both sides read out as
+hypervisor gave to other guests: on a shared host both sides' times move with it). Prints RTF
+(processing s / audio s), peak RSS and CER for each (on `long` also CER of the call content and of
+the real short sentences), CER with the digits of both sides read out as
 characters (`pipeline.metrics.read_numbers`: 082647 and 零八二六四七 are the same number heard), then, last,
 `speedup_vs_openai_whisper=X.XX cer_callproof=Y cer_openai_whisper=Z`.
 """

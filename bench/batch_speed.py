@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from common import CALLS_DEV, ROOT
+from common import CALLS_DEV, ROOT, descendants
 
 
 def build_folder(folder: Path, minutes: float) -> tuple[list[Path], float]:
@@ -81,17 +81,8 @@ def tree_memory_mb(pid: int) -> float:
     """Memory of ``pid`` and every process below it: the sum of their PSS (shared pages split between
     the processes that share them, so a forked model process is not counted twice; VmRSS where PSS is
     not readable)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
+    total = 0.0
+    for current in {pid} | descendants(pid):
         for name, key in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
             try:
                 line = next(x for x in Path(f"/proc/{current}/{name}").read_text().splitlines() if x.startswith(key))

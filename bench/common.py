@@ -34,6 +34,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, from /proc (no psutil needed)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def cpu_ticks() -> tuple[int, int] | None:
     """(steal, total) ticks of all CPUs since boot from Linux's /proc/stat; None where there is none.
     Steal is time the hypervisor gave to other guests while this one wanted the CPU."""

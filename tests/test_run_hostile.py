@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import descendants
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(ROOT / "cli.py")
 SAMPLES = ROOT / "samples"
@@ -29,26 +31,6 @@ EVIL_NAME = "evil\n[bold red]x\x1b[31m.m4a"
 def cli(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "200"})
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (from /proc: no psutil needed)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, todo = set(), [pid]
-    while todo:
-        current = todo.pop()
-        for child, parent in parents.items():
-            if parent == current and child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def alive(pid: int) -> bool:
