@@ -3,6 +3,7 @@
     python bench/asr_accuracy.py            # refs.tsv sentences, cuishou 8 kHz keywords, calls_dev
     python bench/asr_accuracy.py --encoder-min 30            # the same with Whisper's full 30 s window
     python bench/asr_accuracy.py --encoder-pad 10 --encoder-min 0
+    python bench/asr_accuracy.py --vocabulary full           # all 51,865 output tokens
 
 Prints CER on the 11 full sentences of refs.tsv, exact-match accuracy (and CER) on the 80
 one- or two-word 8 kHz replies of cuishou_8k_keywords, and CER on each calls_dev call (refs and calls
@@ -18,6 +19,7 @@ from collections import defaultdict
 
 from common import CALLS_DEV, full_sentence_refs, keyword_refs
 
+from pipeline.asr.base import VOCABULARIES, VOCABULARY
 from pipeline.asr.faster_engine import FasterWhisperEngine
 from pipeline.metrics import cer, cer_text, corpus_cer
 from pipeline.transcribe import TranscribeConfig, transcribe_file, with_options
@@ -27,11 +29,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--encoder-pad", type=float, help="decode.encoder_pad_seconds (default: configs)")
     parser.add_argument("--encoder-min", type=float, help="decode.encoder_min_seconds; 30 = full window")
+    parser.add_argument("--vocabulary", choices=VOCABULARIES, default=VOCABULARY,
+                        help="output vocabulary (full: all 51,865 Whisper tokens)")
     args = parser.parse_args()
     changes = {"encoder_pad_seconds": args.encoder_pad, "encoder_min_seconds": args.encoder_min}
     config = with_options(TranscribeConfig(), **{k: v for k, v in changes.items() if v is not None})
     print(f"encoder window: speech + {config.options.encoder_pad_seconds:g} s, at least {config.options.encoder_min_seconds:g} s")
-    engine = FasterWhisperEngine(threads=2)
+    engine = FasterWhisperEngine(threads=2, vocabulary=args.vocabulary)
 
     t0 = time.perf_counter()
     pairs = [(ref, transcribe_file(path, engine, config).text) for path, ref in full_sentence_refs()]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common import full_sentence_refs
 
-from pipeline.asr.base import DECODE_BATCH, DecodeOptions
+from pipeline.asr.base import DECODE_BATCH, VOCABULARY, DecodeOptions
 from pipeline.asr.faster_engine import FasterWhisperEngine
 from pipeline.asr.postprocess import clean_segments
 from pipeline.audio import decode
@@ -44,6 +44,7 @@ LEVERS = {
     "default without prompt": replace(DecodeOptions(), initial_prompt=None),
     "default, full 30 s encoder window": replace(DecodeOptions(), encoder_min_seconds=30.0),
     "default, encoder window speech + 1 s": replace(DecodeOptions(), encoder_pad_seconds=1.0, encoder_min_seconds=0.0),
+    "default, Mandarin output vocabulary (vocabulary: zh)": DecodeOptions(),
 }
 
 BEFORE = replace(DecodeOptions(), condition_on_previous_text=False, fill_gaps=False)  # the default until issue 18
@@ -64,19 +65,33 @@ LONG_LEVERS: dict[str, tuple[DecodeOptions, float] | str] = {
     "default, beam 1": (replace(DecodeOptions(), beam_size=1), BLOCK),
     "default, beam 3": (replace(DecodeOptions(), beam_size=3), BLOCK),
     "default, full 30 s encoder window": (replace(DecodeOptions(), encoder_min_seconds=30.0), BLOCK),
+    "default, Mandarin output vocabulary (vocabulary: zh)": (DecodeOptions(), BLOCK),
     "faster-whisper batched pipeline (batch 8, beam 5, VAD, no fallback)": "batched",
 }
-# rows decoded by an engine with another decode batch than the default
-LONG_LEVER_BATCH = {"default, decodes not batched (batch 1 per worker)": 1, "default, batch 5 per worker": 5}
+# rows decoded by an engine set up otherwise than the default (decode batch, output vocabulary)
+ENGINE_DEFAULT = {"batch": DECODE_BATCH, "vocabulary": VOCABULARY}
+LEVER_ENGINE = {"default, decodes not batched (batch 1 per worker)": {"batch": 1},
+                "default, batch 5 per worker": {"batch": 5},
+                "default, Mandarin output vocabulary (vocabulary: zh)": {"vocabulary": "zh"}}
+
+
+def engine_for(label: str, engines: dict[tuple, FasterWhisperEngine]) -> FasterWhisperEngine:
+    """The engine a row decodes with, loaded once per setting."""
+    setting = {**ENGINE_DEFAULT, **LEVER_ENGINE.get(label, {})}
+    key = tuple(sorted(setting.items()))
+    if key not in engines:
+        engines[key] = FasterWhisperEngine(threads=2, **setting)
+    return engines[key]
 
 
 def refs_set(only: list[str]) -> None:
-    engine = FasterWhisperEngine(threads=2)
+    engines: dict[tuple, FasterWhisperEngine] = {}
     clips = [(decode(path).mono(), ref, path.name) for path, ref in full_sentence_refs()]
     audio_s = sum(len(a) / 16000 for a, _, _ in clips)
     for label, options in LEVERS.items():
         if only and not any(o in label for o in only):
             continue
+        engine = engine_for(label, engines)
         t0 = time.perf_counter()
         pairs, worst = [], []
         for audio, ref, name in clips:
@@ -161,8 +176,8 @@ def long_set(only: list[str], save: Path | None = None) -> None:
     truths = [json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8"))["turns"] for p, _ in files]
     audio_s = sum(t["duration"] for t in
                   (json.loads(p.with_suffix(".truth.json").read_text(encoding="utf-8")) for p, _ in files))
-    engines = {DECODE_BATCH: FasterWhisperEngine(threads=2)}
-    engine = engines[DECODE_BATCH]
+    engines: dict[tuple, FasterWhisperEngine] = {}
+    engine = engine_for("default (configs/default.yaml)", engines)
     print(f"long calls: {len(files)} files, {audio_s:.0f} s, engine threads={engine.threads} workers={engine.workers} "
           f"batch={engine.batch}")
     for label, lever in LONG_LEVERS.items():
@@ -175,10 +190,8 @@ def long_set(only: list[str], save: Path | None = None) -> None:
                 items = batched_items(engine, path)
             else:
                 options, block = lever
-                batch = LONG_LEVER_BATCH.get(label, DECODE_BATCH)
-                if batch not in engines:
-                    engines[batch] = FasterWhisperEngine(threads=2, batch=batch)
-                transcript = transcribe_file(path, engines[batch], TranscribeConfig(options=options, block_seconds=block))
+                transcript = transcribe_file(path, engine_for(label, engines),
+                                             TranscribeConfig(options=options, block_seconds=block))
                 items = [(s.start, s.end, s.text) for s in transcript.segments]
             items_per_file.append(items)
             texts.append("".join(t for _, _, t in items))

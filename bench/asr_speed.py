@@ -35,7 +35,7 @@ from pathlib import Path
 
 from common import CALLS_DEV, ROOT, cpu_ticks, full_sentence_refs, peak_rss_mb, steal_share
 
-from pipeline.asr.base import DECODE_BATCH
+from pipeline.asr.base import DECODE_BATCH, VOCABULARIES, VOCABULARY
 
 
 def bench_files(which: str = "long") -> list[tuple[Path, str]]:
@@ -58,11 +58,11 @@ def bench_files(which: str = "long") -> list[tuple[Path, str]]:
     return files
 
 
-def run_ours(files: list[tuple[Path, str]], threads: int, batch: int = DECODE_BATCH) -> dict:
+def run_ours(files: list[tuple[Path, str]], threads: int, batch: int = DECODE_BATCH, vocabulary: str = VOCABULARY) -> dict:
     from pipeline.asr.faster_engine import FasterWhisperEngine
     from pipeline.transcribe import transcribe_file
 
-    engine = FasterWhisperEngine(threads=threads, batch=batch)
+    engine = FasterWhisperEngine(threads=threads, batch=batch, vocabulary=vocabulary)
     texts, seconds = [], 0.0
     for path, _ in files:
         t0 = time.perf_counter()
@@ -139,21 +139,22 @@ def profile(files: list[tuple[Path, str]], threads: int, encoder_min: float | No
     print(f"{'total':9s} {total:6.1f} s")
 
 
-def child(side: str, threads: int, which: str, batch: int) -> None:
+def child(side: str, threads: int, which: str, batch: int, vocabulary: str) -> None:
     files = bench_files(which)
-    result = run_ours(files, threads, batch) if side == "callproof" else run_openai(files, threads)
+    result = run_ours(files, threads, batch, vocabulary) if side == "callproof" else run_openai(files, threads)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result, ensure_ascii=False))
 
 
-def run_side(side: str, threads: int, which: str, batch: int) -> dict:
+def run_side(side: str, threads: int, which: str, batch: int, vocabulary: str) -> dict:
     """One side in a fresh process; openai-whisper on its native CPU paths."""
     env = dict(os.environ)
     if side == "openai-whisper":
         env["CALLPROOF_NATIVE_CPU"] = "1"
     before = cpu_ticks()
     out = subprocess.run(
-        [sys.executable, __file__, "--side", side, "--threads", str(threads), "--files", which, "--decode-batch", str(batch)],
+        [sys.executable, __file__, "--side", side, "--threads", str(threads), "--files", which, "--decode-batch", str(batch),
+         "--vocabulary", vocabulary],
         capture_output=True, text=True, cwd=ROOT, check=True, env=env,
     )
     return {**json.loads(out.stdout.strip().splitlines()[-1]), "steal": steal_share(before, cpu_ticks())}
@@ -169,12 +170,14 @@ def main() -> None:
     parser.add_argument("--encoder-min", type=float, help="with --profile: decode.encoder_min_seconds")
     parser.add_argument("--decode-batch", type=int, default=DECODE_BATCH,
                         help="callproof's decode_batch (1: the default before batched decodes)")
+    parser.add_argument("--vocabulary", choices=VOCABULARIES, default=VOCABULARY,
+                        help="callproof's output vocabulary (full: all 51,865 Whisper tokens)")
     args = parser.parse_args()
     if args.profile:
         profile(bench_files(args.files), args.threads, args.encoder_min)
         return
     if args.side:
-        child(args.side, args.threads, args.files, args.decode_batch)
+        child(args.side, args.threads, args.files, args.decode_batch, args.vocabulary)
         return
 
     from pipeline.audio import probe
@@ -186,7 +189,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"openai-whisper": [], "callproof": []}
     for i in range(args.repeat):
         for side in runs:
-            data = run_side(side, args.threads, args.files, args.decode_batch)
+            data = run_side(side, args.threads, args.files, args.decode_batch, args.vocabulary)
             runs[side].append(data)
             steal = "" if data["steal"] is None else f" (CPU steal {100 * data['steal']:.1f}%)"
             print(f"  run {i + 1} {side:15s} {data['seconds']:.1f}s{steal}", flush=True)

@@ -51,7 +51,8 @@ def load_windows(count: int, frontend_timing: bool = True) -> tuple[object, list
 
     from pipeline.asr.base import DecodeOptions
     from pipeline.asr.ct2_convert import read_ct2_model
-    from pipeline.asr.exact_conv import ConvFrontEnd, derived_model_dir
+    from pipeline.asr.derived_model import derived_model_dir
+    from pipeline.asr.exact_conv import ConvFrontEnd
     from pipeline.asr.models import cache_root, resolve_ct2_model
     from pipeline.audio import decode
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.asr.base import DECODE_BATCH, DecodeOptions
+from pipeline.asr.base import DECODE_BATCH, VOCABULARIES, VOCABULARY, DecodeOptions
 from pipeline.errors import ConfigError
 from pipeline.transcribe import TranscribeConfig
 
@@ -58,6 +58,15 @@ def transcribe_config(settings: dict[str, Any], options: DecodeOptions, channel_
         channel_mode=channel_mode or audio.get("channel_mode", "auto"),
         stereo_decode=str(audio.get("stereo_decode", "mix")),
     )
+
+
+def output_vocabulary(settings: dict[str, Any]) -> str:
+    """``vocabulary``: the tokens faster-whisper's output layer scores (zh = a Mandarin transcript's)."""
+    value = settings.get("vocabulary", VOCABULARY)
+    if value not in VOCABULARIES:
+        raise ConfigError(f"vocabulary 应为 {' 或 '.join(VOCABULARIES)} (vocabulary must be one of "
+                          f"{', '.join(VOCABULARIES)}, got {value!r})")
+    return str(value)
 
 
 def decode_batch(settings: dict[str, Any]) -> int:

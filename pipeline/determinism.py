@@ -144,5 +144,5 @@ def reuse_key(record: dict[str, Any]) -> dict[str, Any]:
     """The part of a compute record two transcripts must share to be the same (CTranslate2's threads are
     not in it: measured identical across 1-8 threads and across --workers)."""
     keys = ("device", "compute_type", "arch", "reproducible", "seed", "gemm", "isa", "blas_core", "blas_threads",
-            "numpy_simd", "cpu", "encoder_conv")
+            "numpy_simd", "cpu", "encoder_conv", "vocabulary")
     return {k: record.get(k) for k in keys}

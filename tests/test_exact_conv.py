@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pipeline.asr.ct2_convert import read_ct2_model, write_ct2_model
-from pipeline.asr.exact_conv import CLIP, FRONTEND_NAME, SHIFT, ConvFrontEnd, derived_model_dir, gelu
+from pipeline.asr.derived_model import derived_model_dir
+from pipeline.asr.exact_conv import CLIP, FRONTEND_NAME, SHIFT, ConvFrontEnd, gelu
 from pipeline.asr.models import resolve_ct2_model
 from pipeline.audio import decode
 from pipeline.determinism import reuse_key

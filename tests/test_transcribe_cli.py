@@ -39,3 +39,19 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "docx" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_vocabulary_setting_reaches_the_engine_and_the_transcript(tmp_path: Path) -> None:
+    config = tmp_path / "zh.yaml"
+    config.write_text("vocabulary: zh\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "cli.py", "transcribe", str(CLIP), "-o", str(out), "--format", "json",
+                             "--config", str(config)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads((out / "paddlespeech_zh.json").read_text(encoding="utf-8"))
+    assert doc["options"]["compute"]["vocabulary"] == "zh-v1"
+    assert "跑步" in "".join(s["text"] for s in doc["segments"])
+    config.write_text("vocabulary: english\n", encoding="utf-8")
+    bad = subprocess.run([sys.executable, "cli.py", "transcribe", str(CLIP), "-o", str(out), "--config", str(config)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "vocabulary" in bad.stderr and "Traceback" not in bad.stderr

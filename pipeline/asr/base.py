@@ -88,6 +88,9 @@ class Engine(Protocol):
 # blocks each faster-whisper worker serves at once, their beam searches batched (pipeline/asr/batching.py):
 # long calls ~20% faster than 1, for more memory (BENCHMARKS.md, issue 18); configs/default.yaml decode_batch
 DECODE_BATCH = 3
+# faster-whisper's output layer: "zh" = only the tokens a Mandarin transcript uses (vocab_subset.py), "full" = all
+VOCABULARIES = ("zh", "full")
+VOCABULARY = "full"
 
 
 def engine_slots(engine: object) -> int:

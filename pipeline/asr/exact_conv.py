@@ -6,7 +6,7 @@ cache sizes. With every other code path pinned (pipeline/determinism.py), that a
 recording give different text on an AMD EPYC and an Intel Xeon. The linear layers do not have this
 problem: their int8 products sum exactly, and single-threaded sgemm blocks by constants.
 
-So the convolutions move out of CTranslate2. ``derived_model_dir`` writes a copy of the model whose
+So the convolutions move out of CTranslate2. ``exact_copy`` is a copy of the model whose
 convolutions are exact by construction: conv1 is the identity (weight 1 on the centre tap of each
 channel, 0 elsewhere, no bias), conv2 the identity with bias ``-SHIFT``. A sum of exact zeros and
 one product by 1.0 is exact in any order. ``ConvFrontEnd`` computes the real conv1 → GELU → conv2
@@ -20,16 +20,11 @@ within float32 rounding (the clipped values have GELU < 1e-14).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 
-from pipeline.asr.ct2_convert import CT2Model, read_ct2_model, write_ct2_model
+from pipeline.asr.ct2_convert import CT2Model
 from pipeline.errors import ConfigError
 
 FRONTEND_VERSION = 1
@@ -37,7 +32,6 @@ FRONTEND_NAME = f"numpy-conv-f64-v{FRONTEND_VERSION}"
 SHIFT = 16.0  # exact in float16; SHIFT - CLIP keeps CTranslate2's first GELU an exact identity
 CLIP = 8.0  # conv2 outputs below -8 are clipped: GELU(-8) = -5e-15, i.e. 0 in float32
 _CONV1, _CONV2 = "encoder/conv1", "encoder/conv2"
-_MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -84,7 +78,10 @@ class ConvFrontEnd:
         return out if features.ndim == 3 else out[0]
 
 
-def _exact_copy(model: CT2Model) -> CT2Model:
+def exact_copy(model: CT2Model) -> CT2Model:
+    """The model with identity convolutions, to be fed ``ConvFrontEnd``'s output."""
+    if model.spec != "WhisperSpec" or not model.has(f"{_CONV1}/weight") or not model.has(f"{_CONV2}/weight"):
+        raise ConfigError("不是 Whisper 模型 (not a CTranslate2 Whisper model)")
     conv2 = model.raw(f"{_CONV2}/weight")
     width = conv2.shape[0]
     identity = np.zeros((width, width, 3), dtype=conv2.dtype)
@@ -95,43 +92,3 @@ def _exact_copy(model: CT2Model) -> CT2Model:
     variables[f"{_CONV2}/weight"] = identity
     variables[f"{_CONV2}/bias"] = np.full(width, -SHIFT, dtype=model.raw(f"{_CONV2}/bias").dtype)
     return replace(model, variables=variables)
-
-
-def derived_model_dir(source: Path, sha256: str, cache: Path) -> Path:
-    """The exact-convolution copy of the CTranslate2 model in ``source`` (weights hash ``sha256``),
-    written once under ``cache`` and reused."""
-    target = cache / f"exact-conv-v{FRONTEND_VERSION}-{sha256[:16]}"
-    if _complete(target, sha256):
-        return target
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target) + ".lock"):  # `run`'s worker processes may all start here at once
-            if not _complete(target, sha256):
-                _write_derived(source, sha256, target)
-    except OSError as exc:
-        raise ConfigError(f"{cache}: 无法写入模型缓存 (cannot write the model cache: {exc})") from exc
-    return target
-
-
-def _complete(target: Path, sha256: str) -> bool:
-    """Whether ``target`` holds a finished copy of the model with weights hash ``sha256`` (the marker
-    is written last, inside the temporary directory that is then renamed into place)."""
-    marker = target / ".source-sha256"
-    return marker.is_file() and marker.read_text().strip() == sha256
-
-
-def _write_derived(source: Path, sha256: str, target: Path) -> None:
-    model = read_ct2_model(source / "model.bin")
-    if model.spec != "WhisperSpec" or not model.has(f"{_CONV1}/weight") or not model.has(f"{_CONV2}/weight"):
-        raise ConfigError(f"{source}: 不是 Whisper 模型 (not a CTranslate2 Whisper model)")
-    work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    try:
-        write_ct2_model(_exact_copy(model), work / "model.bin")
-        for name in _MODEL_FILES:
-            if (source / name).is_file():
-                shutil.copyfile(source / name, work / name)
-        (work / ".source-sha256").write_text(sha256)
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)

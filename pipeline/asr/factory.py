@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.asr.base import DECODE_BATCH, Engine
+from pipeline.asr.base import DECODE_BATCH, VOCABULARY, Engine
 from pipeline.asr.models import BUNDLED_NAME, bundled_model_dir, list_models, model_dir_hash
 from pipeline.errors import ConfigError
 
@@ -35,14 +35,17 @@ def load_engine(
     threads: int = 0,
     workers: int = 0,
     batch: int = DECODE_BATCH,
+    vocabulary: str = VOCABULARY,
 ) -> Engine:
     """``threads``: CPU threads in all (0 = min(4, cores)); ``workers``: replicas sharing the weights
-    (0 = one per thread on CPU); ``batch``: decodes each worker runs as one batch (faster-whisper only)."""
+    (0 = one per thread on CPU); ``batch``: decodes each worker runs as one batch; ``vocabulary``: the
+    tokens the output layer scores (both faster-whisper only)."""
     path = resolve_model_dir(model, model_dir)
     if engine == "faster-whisper":
         from pipeline.asr.faster_engine import FasterWhisperEngine
 
-        return FasterWhisperEngine(path, device=device, threads=threads, workers=workers, batch=batch)
+        return FasterWhisperEngine(path, device=device, threads=threads, workers=workers, batch=batch,
+                                   vocabulary=vocabulary)
     if engine == "openai-whisper":
         try:
             from pipeline.asr.openai_engine import OpenAIWhisperEngine
@@ -62,7 +65,8 @@ def model_fingerprint(engine: str, *, model: str | None = None, model_dir: Path 
     return f"{engine}:{sha}"
 
 
-def compute_fingerprint(engine: str, *, device: str = "auto", **_: object) -> dict[str, object]:
+def compute_fingerprint(engine: str, *, device: str = "auto", vocabulary: str = VOCABULARY,
+                        **_: object) -> dict[str, object]:
     """The compute path the engine would decode on (backend, ISA, seed), without loading it."""
     from pipeline.determinism import compute_record, reuse_key
 
@@ -74,4 +78,4 @@ def compute_fingerprint(engine: str, *, device: str = "auto", **_: object) -> di
     from pipeline.asr.faster_engine import engine_compute_record, pick_device
 
     chosen = pick_device(device)
-    return reuse_key(engine_compute_record(chosen, "int8" if chosen == "cpu" else "float16"))
+    return reuse_key(engine_compute_record(chosen, "int8" if chosen == "cpu" else "float16", vocabulary))

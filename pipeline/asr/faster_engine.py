@@ -10,12 +10,23 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.asr.base import DECODE_BATCH, SAMPLE_RATE, DecodeOptions, RawPiece, RawSegment
+from pipeline.asr.base import (
+    DECODE_BATCH,
+    SAMPLE_RATE,
+    VOCABULARIES,
+    VOCABULARY,
+    DecodeOptions,
+    RawPiece,
+    RawSegment,
+)
 from pipeline.asr.batching import GenerateBatcher
 from pipeline.asr.ct2_convert import read_ct2_model
-from pipeline.asr.exact_conv import FRONTEND_NAME, ConvFrontEnd, derived_model_dir
+from pipeline.asr.derived_model import derived_model_dir
+from pipeline.asr.exact_conv import FRONTEND_NAME, ConvFrontEnd
 from pipeline.asr.models import cache_root, resolve_ct2_model
+from pipeline.asr.vocab_subset import SUBSET_NAME, SubsetTokenizer, VocabSubset
 from pipeline.determinism import SAMPLING_SEED, compute_record
+from pipeline.errors import ConfigError
 from pipeline.transcript import ModelInfo
 
 TAIL_SECONDS = 0.3
@@ -110,10 +121,13 @@ def pick_device(device: str) -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
-def engine_compute_record(device: str, compute_type: str) -> dict[str, object]:
-    """compute_record of this engine: on CPU its encoder convolutions run in numpy (exact_conv.py)."""
+def engine_compute_record(device: str, compute_type: str, vocabulary: str = VOCABULARY) -> dict[str, object]:
+    """compute_record of this engine: on CPU its encoder convolutions run in numpy (exact_conv.py); the
+    output vocabulary when it is a subset (vocab_subset.py)."""
     record = compute_record(device, compute_type)
-    return {**record, "encoder_conv": FRONTEND_NAME} if device == "cpu" else record
+    if device == "cpu":
+        record = {**record, "encoder_conv": FRONTEND_NAME}
+    return {**record, "vocabulary": SUBSET_NAME} if vocabulary == "zh" else record
 
 
 @lru_cache(maxsize=1)
@@ -133,6 +147,14 @@ def _trimming_model_class() -> type:
             return super().encode(features if self.frontend is None else self.frontend(features))
 
     return TrimmingWhisperModel
+
+
+def vocabulary_subset(model_dir: Path, vocabulary: str) -> VocabSubset | None:
+    """``zh``: the output layer cut to the tokens a Mandarin transcript uses (vocab_subset.py); ``full``: all."""
+    if vocabulary not in VOCABULARIES:
+        raise ConfigError(f"vocabulary 应为 {' 或 '.join(VOCABULARIES)} (vocabulary must be one of "
+                          f"{', '.join(VOCABULARIES)}, got {vocabulary!r})")
+    return VocabSubset.for_model(model_dir) if vocabulary == "zh" else None
 
 
 def _shifted(seg: RawSegment, seconds: float) -> RawSegment:
@@ -155,8 +177,11 @@ class _SamplingRouter:
     goes through the engine's queue (pipeline/asr/batching.py), which batches beam searches.
     """
 
-    def __init__(self, model: object, load_sampler: Callable[[], object], batcher: GenerateBatcher) -> None:
+    def __init__(self, model: object, load_sampler: Callable[[], object], batcher: GenerateBatcher,
+                 multilingual: bool) -> None:
         self._model = model
+        # a subset vocabulary is not 51,865 tokens, by which CTranslate2 tells a multilingual model
+        self.is_multilingual = multilingual
         self._load_sampler = load_sampler
         self._batcher = batcher
         self._local = threading.local()
@@ -201,6 +226,7 @@ class FasterWhisperEngine:
         workers: int = 0,
         batch: int = DECODE_BATCH,
         compute_type: str | None = None,
+        vocabulary: str = VOCABULARY,
     ) -> None:
         force_offline()
         entry = resolve_ct2_model(model_dir)
@@ -214,14 +240,15 @@ class FasterWhisperEngine:
         self.intra_threads = max(1, self.threads // self.workers)
         self.batch = max(1, batch)
         self.slots = self.workers * self.batch
-        self.compute = {**engine_compute_record(self.device, self.compute_type), "threads": self.threads,
+        subset = vocabulary_subset(entry.path, vocabulary)
+        self.compute = {**engine_compute_record(self.device, self.compute_type, vocabulary), "threads": self.threads,
                         "workers": self.workers, "batch": self.batch}
-        run_path = entry.path
         frontend = None
-        if "encoder_conv" in self.compute:
+        exact_conv = "encoder_conv" in self.compute
+        if exact_conv:
             # oneDNN's convolution sums in a cache-size-dependent order: the convolutions run in numpy instead
-            run_path = derived_model_dir(entry.path, entry.sha256, cache_root())
             frontend = ConvFrontEnd(read_ct2_model(entry.path / "model.bin"))
+        run_path = derived_model_dir(entry.path, entry.sha256, cache_root(), exact_conv=exact_conv, subset=subset)
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
@@ -235,8 +262,16 @@ class FasterWhisperEngine:
         )
         self._model.frontend = frontend
         self._path = str(run_path)
+        self.suppress_tokens: list[int] = [-1]  # faster-whisper's default: its non-speech symbols
+        if subset is not None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            original = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language="zh")
+            self.suppress_tokens = subset.to_new(list(original.non_speech_tokens))
+            self._model.hf_tokenizer = SubsetTokenizer(self._model.hf_tokenizer, subset)
         self.batcher = GenerateBatcher(self._model.model.generate, self.workers, self.batch)
-        self._router = _SamplingRouter(self._model.model, self._load_sampler, self.batcher)
+        self._router = _SamplingRouter(self._model.model, self._load_sampler, self.batcher,
+                                       subset is not None or self._model.model.is_multilingual)
         self._model.model = self._router
 
     def _load_sampler(self) -> object:
@@ -293,6 +328,7 @@ class FasterWhisperEngine:
             no_speech_threshold=options.no_speech_threshold,
             log_prob_threshold=options.log_prob_threshold,
             compression_ratio_threshold=options.compression_ratio_threshold,
+            suppress_tokens=list(self.suppress_tokens),
         )
         for seg in segments:
             if speech_end is not None and seg.start >= speech_end:

@@ -15,7 +15,7 @@ from rich.table import Table
 from pipeline.asr.base import Engine
 from pipeline.asr.factory import ENGINES, load_engine
 from pipeline.audio import probe
-from pipeline.config import decode_batch, decode_options, load_settings, transcribe_config
+from pipeline.config import decode_batch, decode_options, load_settings, output_vocabulary, transcribe_config
 from pipeline.errors import ConfigError, InputError
 from pipeline.render import FORMATS, write_all
 from pipeline.transcribe import TranscribeConfig, transcribe_file
@@ -74,6 +74,7 @@ def engine_kwargs(opts: dict, settings: dict) -> dict:  # type: ignore[type-arg]
         "device": opts.get("device") or settings.get("device", "auto"),
         "threads": threads if threads is not None else int(settings.get("threads", 0)),
         "batch": decode_batch(settings),
+        "vocabulary": output_vocabulary(settings),
     }
 
 

@@ -68,12 +68,14 @@ def _unpacked(pack: Path) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _engine_for(transcript: Transcript, engines: dict[tuple[str, str], Engine]) -> Engine:
+def _engine_for(transcript: Transcript, engines: dict[tuple[str, str, str], Engine]) -> Engine:
     """The engine and weights the transcript names, found on this machine by their SHA-256."""
     from pipeline.asr.factory import load_engine
     from pipeline.asr.models import bundled_model_dir, list_models, model_dir_hash
 
-    key = (transcript.model.engine, transcript.model.sha256)
+    # a transcript made with the Mandarin output vocabulary records it in its compute record
+    vocabulary = "zh" if (transcript.options.get("compute") or {}).get("vocabulary") else "full"
+    key = (transcript.model.engine, transcript.model.sha256, vocabulary)
     if key not in engines:
         model_dir = None
         if model_dir_hash(bundled_model_dir()) != transcript.model.sha256:
@@ -81,11 +83,11 @@ def _engine_for(transcript: Transcript, engines: dict[tuple[str, str], Engine]) 
             if model_dir is None:
                 raise ConfigError(f"本机没有转写所用的模型 {transcript.model.name}（SHA-256 {transcript.model.sha256[:16]}…）"
                                   f" (the model the transcript names is not installed here)")
-        engines[key] = load_engine(transcript.model.engine, model_dir=model_dir)
+        engines[key] = load_engine(transcript.model.engine, model_dir=model_dir, vocabulary=vocabulary)
     return engines[key]
 
 
-def _check_call(root: Path, document: dict[str, Any], name: str, engines: dict[tuple[str, str], Engine]) -> CallCheck:
+def _check_call(root: Path, document: dict[str, Any], name: str, engines: dict[tuple[str, str, str], Engine]) -> CallCheck:
     from pipeline.batch import RunSettings, speaker_turns
     from pipeline.transcribe import transcribe_file
 
@@ -130,7 +132,7 @@ def _redacted(root: Path) -> bool:
 def retranscribe_pack(pack: Path, progress: Callable[[str], None] | None = None) -> RetranscribeReport:
     """Re-transcribe every call of a pack (zip or folder) with its recorded engine and options."""
     report = RetranscribeReport()
-    engines: dict[tuple[str, str], Engine] = {}
+    engines: dict[tuple[str, str, str], Engine] = {}
     with _unpacked(Path(pack)) as root:
         redacted = _redacted(root)
         for path in sorted((root / "transcripts").glob("*.json")) if (root / "transcripts").is_dir() else []:
