@@ -75,3 +75,19 @@ def test_a_replaced_original_is_not_retranscribed(real_pack: Path, tmp_path: Pat
     shutil.copy2(CALLS_DEV / "call1_tel8k.wav", original)
     [call] = retranscribe_pack(folder).calls
     assert call.status == "skipped" and "SHA-256" in call.reason
+
+
+@pytest.mark.parametrize(("compute", "vocabulary"), [({"vocabulary": "zh-v1"}, "zh"), ({}, "full")])
+def test_the_recorded_output_vocabulary_is_used_again(monkeypatch: pytest.MonkeyPatch, compute: dict,
+                                                      vocabulary: str) -> None:
+    from types import SimpleNamespace
+
+    import pipeline.asr.factory as factory
+    from pipeline.asr.models import bundled_model_dir, model_dir_hash
+    from pipeline.evidence.retranscribe import _engine_for
+
+    loaded: list[dict] = []
+    monkeypatch.setattr(factory, "load_engine", lambda engine, **kwargs: loaded.append({"engine": engine, **kwargs}))
+    model = SimpleNamespace(engine="faster-whisper", sha256=model_dir_hash(bundled_model_dir()), name="whisper-base")
+    _engine_for(SimpleNamespace(model=model, options={"compute": compute}), {})
+    assert loaded == [{"engine": "faster-whisper", "model_dir": None, "vocabulary": vocabulary}]

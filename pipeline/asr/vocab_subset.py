@@ -1,7 +1,7 @@
 """A Whisper output layer cut down to the tokens a Mandarin transcript can use.
 
-Whisper's decoder scores all 51,865 tokens at every step of the beam search: the output layer and
-the softmax over it are about a third of a beam-5 step on a CPU (BENCHMARKS.md, issue 18). Most of
+Whisper's decoder scores all 51,865 tokens at every step of the beam search: the output layer alone
+is a quarter of a beam-5 step on a CPU (BENCHMARKS.md, issue 18). Most of
 those tokens are English, European, Korean or Japanese words a Simplified-Chinese transcript never
 holds. ``VocabSubset`` keeps every token made only of CJK characters, Chinese punctuation or ASCII of
 at most ``ASCII_MAX`` characters (digits, "%", "APP" spelled in pieces), every token that is a piece
@@ -10,8 +10,9 @@ token, in their original order (CTranslate2 finds the timestamp tokens by their 
 
 The kept rows of the output layer are the original rows: a kept token's logit is computed exactly
 as before (int8 rows are quantized one by one). What changes is that a dropped token can no longer
-be chosen, and the softmax normalises over the kept tokens only. ``SubsetTokenizer`` translates
-between the subset's ids and the original tokenizer, so faster-whisper runs unchanged on top.
+be chosen, and the softmax normalises over the kept tokens only: the model decodes exactly as the
+full one told to suppress the dropped tokens (tests/test_vocab_subset.py). ``SubsetTokenizer``
+translates between the subset's ids and the original tokenizer, so faster-whisper runs unchanged on top.
 """
 
 from __future__ import annotations
