@@ -144,5 +144,7 @@ def reuse_key(record: dict[str, Any]) -> dict[str, Any]:
     """The part of a compute record two transcripts must share to be the same (CTranslate2's threads are
     not in it: measured identical across 1-8 threads and across --workers)."""
     keys = ("device", "compute_type", "arch", "reproducible", "seed", "gemm", "isa", "blas_core", "blas_threads",
-            "numpy_simd", "cpu", "encoder_conv", "vocabulary")
-    return {k: record.get(k) for k in keys}
+            "numpy_simd", "cpu", "encoder_conv")
+    key = {k: record.get(k) for k in keys}
+    # only when set, so that a case transcribed with the full vocabulary keeps its key (and is not redone)
+    return {**key, "vocabulary": record["vocabulary"]} if record.get("vocabulary") else key
