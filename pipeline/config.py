@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.asr.base import DECODE_BATCH, VOCABULARIES, VOCABULARY, DecodeOptions
+from pipeline.asr.base import DECODE_BATCH, VOCABULARY, DecodeOptions
 from pipeline.errors import ConfigError
 from pipeline.transcribe import TranscribeConfig
 
@@ -62,11 +62,10 @@ def transcribe_config(settings: dict[str, Any], options: DecodeOptions, channel_
 
 def output_vocabulary(settings: dict[str, Any]) -> str:
     """``vocabulary``: the tokens faster-whisper's output layer scores (zh = a Mandarin transcript's)."""
-    value = settings.get("vocabulary", VOCABULARY)
-    if value not in VOCABULARIES:
-        raise ConfigError(f"vocabulary 应为 {' 或 '.join(VOCABULARIES)} (vocabulary must be one of "
-                          f"{', '.join(VOCABULARIES)}, got {value!r})")
-    return str(value)
+    from pipeline.asr.vocab_subset import checked_vocabulary
+
+    language = settings.get("decode", {}).get("language", DecodeOptions().language)
+    return checked_vocabulary(settings.get("vocabulary", VOCABULARY), language)
 
 
 def decode_batch(settings: dict[str, Any]) -> int:

@@ -154,3 +154,10 @@ def test_the_subset_model_decodes_as_the_full_model_with_the_dropped_tokens_supp
     assert "vocabulary" not in constrained.options["compute"]
     assert content_digest(cut) == content_digest(constrained)
     assert [s.avg_logprob for s in cut.segments] == [s.avg_logprob for s in constrained.segments]
+
+
+def test_the_mandarin_vocabulary_refuses_a_language_it_cannot_write() -> None:
+    assert output_vocabulary({"vocabulary": "zh", "decode": {"language": "yue"}}) == "zh"
+    assert output_vocabulary({"vocabulary": "full", "decode": {"language": "en"}}) == "full"
+    with pytest.raises(ConfigError, match="language 'en'"):
+        output_vocabulary({"vocabulary": "zh", "decode": {"language": "en"}})

@@ -13,7 +13,6 @@ import numpy as np
 from pipeline.asr.base import (
     DECODE_BATCH,
     SAMPLE_RATE,
-    VOCABULARIES,
     VOCABULARY,
     DecodeOptions,
     RawPiece,
@@ -24,9 +23,8 @@ from pipeline.asr.ct2_convert import read_ct2_model
 from pipeline.asr.derived_model import derived_model_dir
 from pipeline.asr.exact_conv import FRONTEND_NAME, ConvFrontEnd
 from pipeline.asr.models import cache_root, resolve_ct2_model
-from pipeline.asr.vocab_subset import SUBSET_NAME, SubsetTokenizer, VocabSubset
+from pipeline.asr.vocab_subset import SUBSET_NAME, SubsetTokenizer, VocabSubset, checked_vocabulary
 from pipeline.determinism import SAMPLING_SEED, compute_record
-from pipeline.errors import ConfigError
 from pipeline.transcript import ModelInfo
 
 TAIL_SECONDS = 0.3
@@ -151,10 +149,7 @@ def _trimming_model_class() -> type:
 
 def vocabulary_subset(model_dir: Path, vocabulary: str) -> VocabSubset | None:
     """``zh``: the output layer cut to the tokens a Mandarin transcript uses (vocab_subset.py); ``full``: all."""
-    if vocabulary not in VOCABULARIES:
-        raise ConfigError(f"vocabulary 应为 {' 或 '.join(VOCABULARIES)} (vocabulary must be one of "
-                          f"{', '.join(VOCABULARIES)}, got {vocabulary!r})")
-    return VocabSubset.for_model(model_dir) if vocabulary == "zh" else None
+    return VocabSubset.for_model(model_dir) if checked_vocabulary(vocabulary) == "zh" else None
 
 
 def _shifted(seg: RawSegment, seconds: float) -> RawSegment:
@@ -241,6 +236,7 @@ class FasterWhisperEngine:
         self.batch = max(1, batch)
         self.slots = self.workers * self.batch
         subset = vocabulary_subset(entry.path, vocabulary)
+        self.vocabulary = vocabulary
         self.compute = {**engine_compute_record(self.device, self.compute_type, vocabulary), "threads": self.threads,
                         "workers": self.workers, "batch": self.batch}
         frontend = None
@@ -292,6 +288,7 @@ class FasterWhisperEngine:
             self._router.end_call()
 
     def _transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
+        checked_vocabulary(self.vocabulary, options.language)
         chunks = speech_chunks(audio) if options.vad else []
         first = list(self._decode(audio, options, chunks[-1][1] if chunks else None))
         if not (options.vad and options.fill_gaps):

@@ -27,6 +27,7 @@ import numpy as np
 from pipeline.asr.ct2_convert import CT2Model
 from pipeline.errors import ConfigError
 
+SUBSET_LANGUAGES = ("zh", "yue")  # what the kept tokens can write: Mandarin, and Cantonese in Chinese characters
 SUBSET_VERSION = 1
 SUBSET_NAME = f"zh-v{SUBSET_VERSION}"
 ASCII_MAX = 3  # ASCII tokens up to this many characters (spaces aside) stay
@@ -37,6 +38,20 @@ _EMBEDDINGS = "decoder/embeddings/weight"
 # general punctuation (“”‘’…—): what a Simplified-Chinese transcript is written in besides ASCII.
 _CHINESE_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF), (0x3000, 0x303F), (0xFF00, 0xFFEF),
                    (0x2000, 0x206F))
+
+
+def checked_vocabulary(value: object, language: str | None = "zh") -> str:
+    """The ``vocabulary`` setting, refused in one line when unknown or when the decode language is
+    one the Mandarin vocabulary cannot write."""
+    from pipeline.asr.base import VOCABULARIES
+
+    if value not in VOCABULARIES:
+        raise ConfigError(f"vocabulary 应为 {' 或 '.join(VOCABULARIES)} (vocabulary must be one of "
+                          f"{', '.join(VOCABULARIES)}, got {value!r})")
+    if value == "zh" and language not in SUBSET_LANGUAGES:
+        raise ConfigError(f"vocabulary: zh 只能用于中文转写，当前 language 为 {language!r} "
+                          f"(the Mandarin vocabulary cannot write language {language!r}; use vocabulary: full)")
+    return str(value)
 
 
 def _byte_decoder() -> dict[str, int]:
