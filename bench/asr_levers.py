@@ -60,6 +60,8 @@ LONG_LEVERS: dict[str, tuple[DecodeOptions, float] | str] = {
     "default (configs/default.yaml)": (DecodeOptions(), BLOCK),
     "default, decodes not batched (batch 1 per worker)": (DecodeOptions(), BLOCK),
     "default, batch 5 per worker": (DecodeOptions(), BLOCK),
+    "default, 50 s blocks": (DecodeOptions(), 50.0),
+    "default, 55 s blocks": (DecodeOptions(), 55.0),
     "default, 120 s blocks": (DecodeOptions(), 120.0),
     "default, 300 s blocks": (DecodeOptions(), 300.0),
     "default, beam 1": (replace(DecodeOptions(), beam_size=1), BLOCK),
