@@ -72,7 +72,7 @@ def test_a_window_decoded_in_a_batch_gives_what_it_gives_alone(one: FasterWhispe
     alone = [generate([w])[0] for w in windows]
     assert all(len(tokens) > 10 for tokens, _, _ in alone)
     assert generate(windows) == alone
-    assert generate(windows[::-1]) == alone[::-1]
+    # other neighbours, other positions, the same window twice
     assert generate([windows[1], windows[1], windows[0]]) == [alone[1], alone[1], alone[0]]
 
 
@@ -159,9 +159,9 @@ def test_sampled_decodes_do_not_depend_on_the_worker_or_on_the_order(one: Faster
     serial = transcribe_file(path, one, sampling)
     assert serial.options["channel_mode"] == "split" and serial.options["stereo_decode"] == "mix"
     assert {s.channel for s in serial.segments} == {0, 1}
+    # (what was decoded before does not matter either: test_reproducible's sampled-fallback test)
     parallel = transcribe_file(path, two, sampling)
-    again = transcribe_file(path, two, sampling)
-    assert diff_transcripts(serial, parallel) == [] and diff_transcripts(parallel, again) == []
+    assert diff_transcripts(serial, parallel) == []
 
 
 def _seg(start: float, end: float, words: list[tuple[float, float]]) -> RawSegment:
