@@ -68,6 +68,7 @@ def _byte_decoder() -> dict[str, int]:
 
 
 _BYTES = _byte_decoder()
+_BYTE_TOKENS = {b: c for c, b in _BYTES.items()}  # byte → its one-byte token
 
 
 def token_bytes(token: str) -> bytes:
@@ -186,5 +187,3 @@ class SubsetTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self._tokenizer.decode(self._subset.to_old(list(ids)))
 
-
-_BYTE_TOKENS = {b: c for c, b in _BYTES.items()}
