@@ -161,3 +161,22 @@ def test_the_mandarin_vocabulary_refuses_a_language_it_cannot_write() -> None:
     assert output_vocabulary({"vocabulary": "full", "decode": {"language": "en"}}) == "full"
     with pytest.raises(ConfigError, match="language 'en'"):
         output_vocabulary({"vocabulary": "zh", "decode": {"language": "en"}})
+
+
+def test_an_untied_int8_output_layer_is_cut_with_its_scales() -> None:
+    from pipeline.asr.ct2_convert import CT2Model
+
+    rows = np.arange(8, dtype=np.float32).reshape(4, 2)
+    model = CT2Model("WhisperSpec", 3, 6, {
+        "decoder/embeddings/weight": rows, "decoder/projection/weight": (rows * 10).astype(np.int8),
+        "decoder/projection/weight_scale": np.array([1, 2, 3, 4], np.float32),
+        "decoder/projection/bias": np.array([5, 6, 7, 8], np.float32),
+        "encoder/other": np.ones((4, 2), np.float32)})  # four rows, but not one per token
+    cut = VocabSubset(kept=(0, 2, 3), size=4).model(model)
+    assert np.array_equal(cut.raw("decoder/embeddings/weight"), rows[[0, 2, 3]])
+    assert np.array_equal(cut.raw("decoder/projection/weight"), (rows * 10).astype(np.int8)[[0, 2, 3]])
+    assert cut.raw("decoder/projection/weight_scale").tolist() == [1, 3, 4]
+    assert cut.raw("decoder/projection/bias").tolist() == [5, 7, 8]
+    assert cut.raw("encoder/other").shape == (4, 2)
+    with pytest.raises(ConfigError, match="vocabulary.txt"):
+        VocabSubset(kept=(0,), size=5).model(model)

@@ -33,6 +33,7 @@ SUBSET_NAME = f"zh-v{SUBSET_VERSION}"
 ASCII_MAX = 3  # ASCII tokens up to this many characters (spaces aside) stay
 END_OF_TEXT = "<|endoftext|>"
 _EMBEDDINGS = "decoder/embeddings/weight"
+_PER_TOKEN = ("decoder/embeddings/", "decoder/projection/")  # variables with one row per token
 
 # CJK ideographs (unified + extension A + compatibility), CJK punctuation, fullwidth forms and
 # general punctuation (“”‘’…—): what a Simplified-Chinese transcript is written in besides ASCII.
@@ -133,16 +134,16 @@ class VocabSubset:
         return [self.kept[i] for i in ids]
 
     def model(self, model: CT2Model) -> CT2Model:
-        """The model with the output layer (tied to the token embeddings) cut to the kept rows."""
+        """The model with every per-token row cut to the kept rows: the token embeddings and the output
+        layer (tied to them in Whisper, or its own weight, scale and bias in another conversion)."""
         embeddings = model.raw(_EMBEDDINGS)
         if embeddings.shape[0] != self.size:
-            raise ConfigError(f"模型词表大小 {embeddings.shape[0]} 与分词表 {self.size} 不符 "
-                              f"(model vocabulary {embeddings.shape[0]} != tokenizer {self.size})")
-        variables = dict(model.variables)
-        variables[model.resolve(_EMBEDDINGS)] = np.ascontiguousarray(embeddings[np.array(self.kept)])
-        for name in ("decoder/projection/bias",):
-            if model.has(name):
-                variables[model.resolve(name)] = np.ascontiguousarray(model.raw(name)[np.array(self.kept)])
+            raise ConfigError(f"模型词表大小 {embeddings.shape[0]} 与 vocabulary.txt 的 {self.size} 不符 "
+                              f"(model vocabulary {embeddings.shape[0]} != vocabulary.txt {self.size})")
+        rows = np.array(self.kept)
+        variables = {name: np.ascontiguousarray(value[rows])
+                     if name.startswith(_PER_TOKEN) and value.ndim and value.shape[0] == self.size else value
+                     for name, value in model.variables.items()}
         return replace(model, variables=variables)
 
     def config(self, config: dict) -> dict:
