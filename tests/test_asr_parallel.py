@@ -21,6 +21,7 @@ from pipeline.reproduce import content_digest, diff_transcripts
 from pipeline.transcribe import TranscribeConfig, transcribe_file, with_options
 
 CALLS_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "calls_dev"
+SPEECH = CALLS_DEV.parent / "speech_zh"
 # 15 s blocks cut at quiet points: call1 (46 s) becomes three blocks, two decoded at once
 BLOCKED = TranscribeConfig(block_seconds=15.0, cut_search_seconds=5.0)
 
@@ -192,6 +193,42 @@ def test_calls_sharing_the_workers_match_each_call_alone(one: FasterWhisperEngin
         again = transcribe_file(paths[0], two, BLOCKED, pool=pool)
         assert pool.submit(int, "1").result() == 1
     assert content_digest(again) == content_digest(alone[0])
+
+
+def test_a_recording_of_one_block_is_decoded_alone_on_every_thread_with_the_same_text(
+        one: FasterWhisperEngine, two: FasterWhisperEngine) -> None:
+    path = SPEECH / "funasr_asr_example_zh.wav"  # one block: nothing to decode beside it
+    before = two.solo_calls
+    alone = transcribe_file(path, two)
+    assert two.solo_calls == before + 1 and two._solo_model is not None
+    reference = transcribe_file(path, one)  # one worker: no second model, the shared one has every thread
+    assert one.solo_calls == 0 and one._solo_model is None
+    assert alone.text and diff_transcripts(reference, alone) == [] and content_digest(reference) == content_digest(alone)
+    # sampled decodes (every window samples) run on a fresh single-thread sampler, alone or not
+    sampling = with_options(TranscribeConfig(), temperatures=(1.0,))
+    assert diff_transcripts(transcribe_file(path, one, sampling), transcribe_file(path, two, sampling)) == []
+    assert two.solo_calls == before + 2
+    # run's recordings share a pool, and never go alone; a recording of several blocks does not either
+    with ThreadPoolExecutor(engine_slots(two)) as pool:
+        shared = transcribe_file(path, two, pool=pool)
+    assert two.solo_calls == before + 2 and content_digest(shared) == content_digest(alone)
+
+
+def test_only_one_caller_is_alone_at_a_time(two: FasterWhisperEngine) -> None:
+    seen: list[int] = []
+
+    def second_caller() -> None:
+        with two.alone():
+            seen.append(two.solo_calls)
+
+    with two.alone():
+        calls = two.solo_calls
+        other = threading.Thread(target=second_caller)
+        other.start()
+        other.join()
+    assert seen == [calls]  # the second caller kept the shared workers
+    with two.alone():  # and the lock is free again afterwards
+        assert two.solo_calls == calls + 1
 
 
 def test_words_go_to_the_channel_that_carries_them() -> None:

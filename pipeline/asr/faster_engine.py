@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -187,18 +188,28 @@ class _SamplingRouter:
     def begin_call(self) -> None:
         self._local.sampler = None
 
+    def set_solo(self, model: object | None) -> None:
+        """This thread's encoder, alignment and beam-search calls go to ``model`` (None: the shared queue)."""
+        self._local.solo = model
+
+    def _solo(self) -> object | None:
+        return getattr(self._local, "solo", None)
+
     def encode(self, *args: object, **kwargs: object) -> object:
-        return self._batcher.call(self._model.encode, *args, **kwargs)
+        solo = self._solo()
+        return solo.encode(*args, **kwargs) if solo else self._batcher.call(self._model.encode, *args, **kwargs)
 
     def align(self, *args: object, **kwargs: object) -> object:
-        return self._batcher.call(self._model.align, *args, **kwargs)
+        solo = self._solo()
+        return solo.align(*args, **kwargs) if solo else self._batcher.call(self._model.align, *args, **kwargs)
 
     def end_call(self) -> None:
         self._local.sampler = None
 
     def generate(self, *args: object, **kwargs: object) -> object:
         if kwargs.get("sampling_topk", 1) == 1:  # faster-whisper samples with topk 0 at temperature > 0
-            return self._batcher.generate(*args, **kwargs)
+            solo = self._solo()
+            return solo.generate(*args, **kwargs) if solo else self._batcher.generate(*args, **kwargs)
         if getattr(self._local, "sampler", None) is None:
             self._local.sampler = self._load_sampler()
         return self._local.sampler.generate(*args, **kwargs)
@@ -269,6 +280,35 @@ class FasterWhisperEngine:
         self._router = _SamplingRouter(self._model.model, self._load_sampler, self.batcher,
                                        subset is not None or self._model.model.is_multilingual)
         self._model.model = self._router
+        self._solo_model: object | None = None
+        self._solo_lock = threading.Lock()
+        self.solo_calls = 0  # recordings decoded alone, on every thread (tests, benchmarks)
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        """Inside, this thread's model calls run on one replica that has every thread of the engine.
+
+        For a recording of one block nothing else would run beside it, and the single-thread workers
+        would leave all cores but one idle: alone, the 13 short files of ``bench/asr_speed.py --files
+        mixed`` took 30.2 s instead of 42.7 s. The text is the same (the thread count changes no sum:
+        pipeline/determinism.py, tests/test_asr_parallel.py). Only one caller at a time is alone;
+        another, or an engine with one worker, just uses the shared workers."""
+        if self.workers == 1 or not self._solo_lock.acquire(blocking=False):
+            yield
+            return
+        try:
+            if self._solo_model is None:
+                import ctranslate2
+
+                self._solo_model = ctranslate2.models.Whisper(
+                    self._path, device=self.device, compute_type=self.compute_type,
+                    intra_threads=self.threads, inter_threads=1)
+            self._router.set_solo(self._solo_model)
+            self.solo_calls += 1
+            yield
+        finally:
+            self._router.set_solo(None)
+            self._solo_lock.release()
 
     def _load_sampler(self) -> object:
         """A model with new decoding threads, so a generator seeded anew (see _SamplingRouter)."""
