@@ -11,16 +11,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
 
 from pipeline import __version__
-from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, Engine, engine_alone, engine_slots
+from pipeline.asr.base import SAMPLE_RATE, DecodeOptions, Engine, engine_slots
 from pipeline.asr.postprocess import CleanResult, clean_segments
 from pipeline.audio import AudioInfo, DecodeReport, iter_decode, probe, sha256_file
 from pipeline.transcript import Segment, SourceInfo, Transcript
@@ -135,9 +133,7 @@ def transcribe_file(
     ``engine.transcribe`` call, so the transcript is the same for any number of workers or any
     batch. ``pool``: an executor of ``engine_slots(engine)`` threads shared
     with other recordings transcribed at the same time (``run``), so a recording's blocks use every
-    worker that the others leave free; by default the recording gets a pool of its own, and a
-    recording of one block, which has nothing to run beside it, is decoded alone on every thread of
-    the engine (``engine_alone``: same text).
+    worker that the others leave free; by default the recording gets a pool of its own.
     """
     started = time.perf_counter()
     info = info or probe(path)
@@ -147,7 +143,9 @@ def transcribe_file(
     dropped: list[dict] = []
     report = DecodeReport()
     slots = engine_slots(engine)
-    own_pool = False
+    own_pool = pool is None and slots > 1
+    if own_pool:
+        pool = ThreadPoolExecutor(slots, thread_name_prefix="asr-block")
     in_flight: deque[_Block] = deque()
 
     def collect(block: _Block) -> None:
@@ -162,28 +160,20 @@ def transcribe_file(
             progress(block.offset + block.seconds)
 
     try:
-        blocks = iter_cut_blocks(iter_decode(path, report=report), config)
-        head = list(islice(blocks, 2))
-        alone = pool is None and len(head) == 1
-        own_pool = pool is None and slots > 1 and not alone
-        if own_pool:
-            pool = ThreadPoolExecutor(slots, thread_name_prefix="asr-block")
-        with engine_alone(engine) if alone else nullcontext():
-            for offset, block in chain(head, blocks):
-                if split is None:
-                    split = channels_differ(block)
-                while len(per_channel) < (len(block) if split else 1):
-                    per_channel.append(CleanResult())
-                jobs: list[Future[Results] | Results] = [
-                    pool.submit(fn, engine, audio, config.options, offset) if pool
-                    else fn(engine, audio, config.options, offset)
-                    for fn, audio in _block_jobs(block, bool(split), config.stereo_decode)
-                ]
-                in_flight.append(_Block(offset, block.shape[1] / SAMPLE_RATE, jobs))
-                while len(in_flight) > slots:  # a few blocks decoded ahead, memory stays bounded
-                    collect(in_flight.popleft())
-            while in_flight:
+        for offset, block in iter_cut_blocks(iter_decode(path, report=report), config):
+            if split is None:
+                split = channels_differ(block)
+            while len(per_channel) < (len(block) if split else 1):
+                per_channel.append(CleanResult())
+            jobs: list[Future[Results] | Results] = [
+                pool.submit(fn, engine, audio, config.options, offset) if pool else fn(engine, audio, config.options, offset)
+                for fn, audio in _block_jobs(block, bool(split), config.stereo_decode)
+            ]
+            in_flight.append(_Block(offset, block.shape[1] / SAMPLE_RATE, jobs))
+            while len(in_flight) > slots:  # a few blocks decoded ahead, memory stays bounded
                 collect(in_flight.popleft())
+        while in_flight:
+            collect(in_flight.popleft())
     finally:
         if own_pool and pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -121,11 +122,11 @@ class _FirstBatchWaits(GenerateBatcher):
             self.lingering = False
             self._ready.notify_all()
 
-    def _take(self) -> list:
+    def _take(self) -> tuple[list, int]:
         if any(b > 1 for b in self.batches):
             self.lingering = False
         if self.lingering and len(self._pending) == 1 and self._pending[0].key is not None:
-            return []
+            return [], 0
         return super()._take()
 
 
@@ -197,38 +198,63 @@ def test_calls_sharing_the_workers_match_each_call_alone(one: FasterWhisperEngin
 
 def test_a_recording_of_one_block_is_decoded_alone_on_every_thread_with_the_same_text(
         one: FasterWhisperEngine, two: FasterWhisperEngine) -> None:
-    path = SPEECH / "funasr_asr_example_zh.wav"  # one block: nothing to decode beside it
-    before = two.solo_calls
+    path = SPEECH / "funasr_asr_example_zh.wav"  # one block: its model calls come one at a time
+    before = two.batcher.solo_runs
     alone = transcribe_file(path, two)
-    assert two.solo_calls == before + 1 and two._solo_model is not None
-    reference = transcribe_file(path, one)  # one worker: no second model, the shared one has every thread
-    assert one.solo_calls == 0 and one._solo_model is None
+    assert two.batcher.solo_runs > before
+    reference = transcribe_file(path, one)  # one worker: no second replica, the one it has has every thread
+    assert one.batcher._solo is None and one.batcher.solo_runs == 0
     assert alone.text and diff_transcripts(reference, alone) == [] and content_digest(reference) == content_digest(alone)
     # sampled decodes (every window samples) run on a fresh single-thread sampler, alone or not
     sampling = with_options(TranscribeConfig(), temperatures=(1.0,))
     assert diff_transcripts(transcribe_file(path, one, sampling), transcribe_file(path, two, sampling)) == []
-    assert two.solo_calls == before + 2
-    # run's recordings share a pool, and never go alone; a recording of several blocks does not either
-    with ThreadPoolExecutor(engine_slots(two)) as pool:
-        shared = transcribe_file(path, two, pool=pool)
-    assert two.solo_calls == before + 2 and content_digest(shared) == content_digest(alone)
 
 
-def test_only_one_caller_is_alone_at_a_time(two: FasterWhisperEngine) -> None:
-    seen: list[int] = []
+class _Replica:
+    """A fake CTranslate2 replica whose calls last until their tag is released; logs when they run."""
 
-    def second_caller() -> None:
-        with two.alone():
-            seen.append(two.solo_calls)
+    def __init__(self, name: str, log: list[tuple[str, str, str]], release: dict[str, threading.Event]) -> None:
+        self.name, self.log, self.release = name, log, release
 
-    with two.alone():
-        calls = two.solo_calls
-        other = threading.Thread(target=second_caller)
-        other.start()
-        other.join()
-    assert seen == [calls]  # the second caller kept the shared workers
-    with two.alone():  # and the lock is free again afterwards
-        assert two.solo_calls == calls + 1
+    def encode(self, tag: str) -> str:
+        self.log.append(("start", self.name, tag))
+        self.release[tag].wait(10)
+        self.log.append(("end", self.name, tag))
+        return f"{self.name}:{tag}"
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_lone_call_runs_on_every_thread_and_no_more_calls_than_workers_run_at_once() -> None:
+    log: list[tuple[str, str, str]] = []
+    release = {tag: threading.Event() for tag in "abcde"}
+    shared, solo = _Replica("shared", log, release), _Replica("solo", log, release)
+    batcher = GenerateBatcher(lambda *a, **k: [], workers=2, max_batch=3, solo=solo)
+    release["a"].set()
+    assert batcher.call(shared.encode, "a") == "solo:a" and batcher.solo_runs == 1  # alone: every thread
+    with ThreadPoolExecutor(3) as pool:
+        b = pool.submit(batcher.call, shared.encode, "b")
+        _wait_for(lambda: ("start", "solo", "b") in log)
+        cd = [pool.submit(batcher.call, shared.encode, tag) for tag in "cd"]
+        _wait_for(lambda: len(batcher._pending) == 2)
+        assert log[-1] == ("start", "solo", "b")  # c and d wait: the lone call b holds both cores
+        release["b"].set()
+        _wait_for(lambda: ("start", "shared", "c") in log and ("start", "shared", "d") in log)
+        release["c"].set()
+        release["d"].set()
+        assert b.result() == "solo:b" and [f.result() for f in cd] == ["shared:c", "shared:d"]
+    running = 0
+    for event, _name, _tag in log:
+        running += 1 if event == "start" else -1
+        assert running <= 2
+    assert batcher.solo_runs == 2  # c and d ran side by side, one on each worker
+    # an engine with one worker has no solo replica
+    release["e"].set()
+    assert GenerateBatcher(lambda *a, **k: [], workers=1, max_batch=3).call(shared.encode, "e") == "shared:e"
 
 
 def test_words_go_to_the_channel_that_carries_them() -> None:

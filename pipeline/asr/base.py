@@ -8,7 +8,6 @@ normalised per-character `Segment`s, engine-agnostically.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -98,10 +97,3 @@ def engine_slots(engine: object) -> int:
     """How many ``transcribe`` calls (blocks, channels) an engine serves at once to good effect: its
     workers, times the decodes each batches (faster-whisper); 1 for an engine without workers."""
     return max(1, int(getattr(engine, "slots", getattr(engine, "workers", 1))))
-
-
-def engine_alone(engine: object) -> AbstractContextManager:
-    """Give the calling thread every thread of the engine while nothing else is decoded (faster-whisper's
-    ``alone``: a recording of one block); a no-op for an engine without it."""
-    alone = getattr(engine, "alone", None)
-    return alone() if alone is not None else nullcontext()

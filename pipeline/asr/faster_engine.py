@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -148,6 +148,14 @@ def _trimming_model_class() -> type:
     return TrimmingWhisperModel
 
 
+def _on_own_thread(load: Callable[[], object]) -> object:
+    """``load()`` on a thread of its own, so the OpenMP threads CTranslate2 starts while loading a
+    multi-threaded replica belong to that thread, not to the caller: a process whose main thread had
+    done it hung when it forked the model process (run) and that process loaded a model."""
+    with ThreadPoolExecutor(1, thread_name_prefix="ct2-load") as pool:
+        return pool.submit(load).result()
+
+
 def vocabulary_subset(model_dir: Path, vocabulary: str) -> VocabSubset | None:
     """``zh``: the output layer cut to the tokens a Mandarin transcript uses (vocab_subset.py); ``full``: all."""
     return VocabSubset.for_model(model_dir) if checked_vocabulary(vocabulary) == "zh" else None
@@ -188,28 +196,18 @@ class _SamplingRouter:
     def begin_call(self) -> None:
         self._local.sampler = None
 
-    def set_solo(self, model: object | None) -> None:
-        """This thread's encoder, alignment and beam-search calls go to ``model`` (None: the shared queue)."""
-        self._local.solo = model
-
-    def _solo(self) -> object | None:
-        return getattr(self._local, "solo", None)
-
     def encode(self, *args: object, **kwargs: object) -> object:
-        solo = self._solo()
-        return solo.encode(*args, **kwargs) if solo else self._batcher.call(self._model.encode, *args, **kwargs)
+        return self._batcher.call(self._model.encode, *args, **kwargs)
 
     def align(self, *args: object, **kwargs: object) -> object:
-        solo = self._solo()
-        return solo.align(*args, **kwargs) if solo else self._batcher.call(self._model.align, *args, **kwargs)
+        return self._batcher.call(self._model.align, *args, **kwargs)
 
     def end_call(self) -> None:
         self._local.sampler = None
 
     def generate(self, *args: object, **kwargs: object) -> object:
         if kwargs.get("sampling_topk", 1) == 1:  # faster-whisper samples with topk 0 at temperature > 0
-            solo = self._solo()
-            return solo.generate(*args, **kwargs) if solo else self._batcher.generate(*args, **kwargs)
+            return self._batcher.generate(*args, **kwargs)
         if getattr(self._local, "sampler", None) is None:
             self._local.sampler = self._load_sampler()
         return self._local.sampler.generate(*args, **kwargs)
@@ -276,39 +274,22 @@ class FasterWhisperEngine:
             original = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language="zh")
             self.suppress_tokens = subset.to_new(list(original.non_speech_tokens))
             self._model.hf_tokenizer = SubsetTokenizer(self._model.hf_tokenizer, subset)
-        self.batcher = GenerateBatcher(self._model.model.generate, self.workers, self.batch)
+        # a lone model call while every worker idles (a short recording, a long one's last block) runs on
+        # one more replica that has every thread (batching.py). Loaded here, on the thread that makes
+        # the engine: loaded later on a block's short-lived thread, it left OpenMP threads that made a
+        # forked model process (run) hang at start-up in 3 of 10 tries.
+        solo = _on_own_thread(self._load_solo_replica) if self.workers > 1 else None
+        self.batcher = GenerateBatcher(self._model.model.generate, self.workers, self.batch, solo=solo)
         self._router = _SamplingRouter(self._model.model, self._load_sampler, self.batcher,
                                        subset is not None or self._model.model.is_multilingual)
         self._model.model = self._router
-        self._solo_model: object | None = None
-        self._solo_lock = threading.Lock()
-        self.solo_calls = 0  # recordings decoded alone, on every thread (tests, benchmarks)
 
-    @contextmanager
-    def alone(self) -> Iterator[None]:
-        """Inside, this thread's model calls run on one replica that has every thread of the engine.
+    def _load_solo_replica(self) -> object:
+        """One replica with every thread of the engine, for a model call nothing else runs beside."""
+        import ctranslate2
 
-        For a recording of one block nothing else would run beside it, and the single-thread workers
-        would leave all cores but one idle: alone, the 13 short files of ``bench/asr_speed.py --files
-        mixed`` took 30.2 s instead of 42.7 s. The text is the same (the thread count changes no sum:
-        pipeline/determinism.py, tests/test_asr_parallel.py). Only one caller at a time is alone;
-        another, or an engine with one worker, just uses the shared workers."""
-        if self.workers == 1 or not self._solo_lock.acquire(blocking=False):
-            yield
-            return
-        try:
-            if self._solo_model is None:
-                import ctranslate2
-
-                self._solo_model = ctranslate2.models.Whisper(
-                    self._path, device=self.device, compute_type=self.compute_type,
-                    intra_threads=self.threads, inter_threads=1)
-            self._router.set_solo(self._solo_model)
-            self.solo_calls += 1
-            yield
-        finally:
-            self._router.set_solo(None)
-            self._solo_lock.release()
+        return ctranslate2.models.Whisper(self._path, device=self.device, compute_type=self.compute_type,
+                                          intra_threads=self.threads, inter_threads=1)
 
     def _load_sampler(self) -> object:
         """A model with new decoding threads, so a generator seeded anew (see _SamplingRouter)."""
