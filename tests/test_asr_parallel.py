@@ -231,7 +231,7 @@ def _wait_for(condition: Callable[[], bool]) -> None:
 
 def test_a_lone_call_runs_on_every_thread_and_no_more_calls_than_workers_run_at_once() -> None:
     log: list[tuple[str, str, str]] = []
-    release = {tag: threading.Event() for tag in "abcde"}
+    release = {tag: threading.Event() for tag in "abcdef"}
     shared, solo = _Replica("shared", log, release), _Replica("solo", log, release)
     batcher = GenerateBatcher(lambda *a, **k: [], workers=2, max_batch=3, solo=solo)
     release["a"].set()
@@ -252,6 +252,13 @@ def test_a_lone_call_runs_on_every_thread_and_no_more_calls_than_workers_run_at_
         running += 1 if event == "start" else -1
         assert running <= 2
     assert batcher.solo_runs == 2  # c and d ran side by side, one on each worker
+    # two transcribe calls in progress (run: blocks of several recordings): a lone call stays on a worker
+    batcher.begin()
+    batcher.begin()
+    release["f"].set()
+    assert batcher.call(shared.encode, "f") == "shared:f" and batcher.solo_runs == 2
+    batcher.end()
+    batcher.end()
     # an engine with one worker has no solo replica
     release["e"].set()
     assert GenerateBatcher(lambda *a, **k: [], workers=1, max_batch=3).call(shared.encode, "e") == "shared:e"

@@ -13,9 +13,11 @@ exactly, attention and normalisation are per row), which `tests/test_asr_paralle
 score). Sampled decodes (the temperature fallback) never come here: their random draws would
 depend on the batch.
 
-A call that arrives alone while every worker idles (each call of a short recording, the last block
-of a long one) would leave all cores but one idle: it runs instead on one more replica that has
-every thread (``solo``), and takes every worker's turn while it runs. The thread count changes no
+A call from the only transcribe call in progress (a short recording, the last block of a long one)
+would leave all cores but one idle: it runs instead on one more replica that has every thread
+(``solo``), and takes every worker's turn while it runs. While other blocks or recordings are in
+progress (run), calls stay on the single-thread workers: taking both cores for one call there made
+`bench/batch_speed.py`'s run 69% slower. The thread count changes no
 sum, so the text is the same; measured: the mixed set of `bench/asr_speed.py` 42.7 → 27–29 s, the
 long calls 6–9% faster (their last block no longer decodes on one core).
 """
@@ -51,8 +53,9 @@ class GenerateBatcher:
     the replicas never run more than ``workers`` calls; when a replica frees up and the oldest call
     is a batch-of-one beam search, the compatible beam searches waiting behind it join it, up to
     ``max_batch`` rows. While both replicas work, the decodes the other blocks request pile up, and
-    the next one runs them as one batch. ``solo``: a replica with every thread, on which a lone call
-    runs while no other is running or waiting (it has the methods of the shared model)."""
+    the next one runs them as one batch. ``solo``: a replica with every thread, on which a call runs
+    when it is the only transcribe call in progress (``begin``/``end``: no other block or recording
+    will send one meanwhile) and no other runs or waits (it has the methods of the shared model)."""
 
     def __init__(self, generate: Callable[..., list[Any]], workers: int, max_batch: int, solo: Any = None) -> None:
         self._generate = generate
@@ -62,6 +65,7 @@ class GenerateBatcher:
         self._pending: list[_Request] = []
         self._ready = threading.Condition()
         self._solo = solo
+        self._callers = 0  # transcribe calls (blocks, channels) in progress on the engine: begin/end
         self.batches: list[int] = []  # rows per batched decode, for benchmarks and tests
         self.solo_runs = 0  # calls run alone on the replica with every thread, for benchmarks and tests
 
@@ -70,6 +74,15 @@ class GenerateBatcher:
         if self._max_batch == 1 or array.shape[0] != 1 or len(prompts) != 1:
             return self.call(self._generate, features, prompts, **kwargs)
         return self._wait(_Request(self._generate, (array, prompts), kwargs, _batch_key(array, prompts, kwargs)))
+
+    def begin(self) -> None:
+        """A transcribe call (a block, a channel) starts: while another is in progress no call runs alone."""
+        with self._ready:
+            self._callers += 1
+
+    def end(self) -> None:
+        with self._ready:
+            self._callers -= 1
 
     def call(self, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``run(*args, **kwargs)`` on a free replica, in turn with every other model call."""
@@ -102,7 +115,8 @@ class GenerateBatcher:
         free and a replica with every thread exists (``solo``)."""
         if not self._pending or not self._free:
             return [], 0
-        if self._solo is not None and len(self._pending) == 1 and self._free == self._workers > 1:
+        if (self._solo is not None and self._callers <= 1 and len(self._pending) == 1
+                and self._free == self._workers > 1):
             self.solo_runs += 1
             self._free = 0
             return [self._pending.pop()], self._workers

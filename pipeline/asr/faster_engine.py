@@ -303,10 +303,12 @@ class FasterWhisperEngine:
         # Every call (a block of a recording, or one channel of it) starts from the same sampler
         # state, so its text does not depend on what was decoded before or on which worker.
         self._router.begin_call()
+        self.batcher.begin()
         try:
             yield from self._transcribe(audio, options)
         finally:
             self._router.end_call()
+            self.batcher.end()
 
     def _transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
         checked_vocabulary(self.vocabulary, options.language)
