@@ -130,23 +130,18 @@ class GenerateBatcher:
         return batch, 1
 
     def _run(self, batch: list[_Request], alone: bool = False) -> None:
+        """Run ``batch`` on the shared replicas, or (``alone``) the same method of the solo replica."""
         try:
-            if alone:
-                request = batch[0]
-                args = request.args
-                if request.key is not None:  # a beam search held back for batching: its features as numpy
-                    import ctranslate2
-
-                    args = (ctranslate2.StorageView.from_array(np.ascontiguousarray(args[0])), *args[1:])
-                request.results = getattr(self._solo, request.run.__name__)(*args, **request.kwargs)
-            elif batch[0].key is None:
-                batch[0].results = batch[0].run(*batch[0].args, **batch[0].kwargs)
+            if batch[0].key is None:
+                run = getattr(self._solo, batch[0].run.__name__) if alone else batch[0].run
+                batch[0].results = run(*batch[0].args, **batch[0].kwargs)
             else:
                 import ctranslate2
 
+                generate = self._solo.generate if alone else self._generate
                 features = np.ascontiguousarray(np.concatenate([r.args[0] for r in batch]))
-                results = self._generate(ctranslate2.StorageView.from_array(features),
-                                         [p for r in batch for p in r.args[1]], **batch[0].kwargs)
+                results = generate(ctranslate2.StorageView.from_array(features),
+                                   [p for r in batch for p in r.args[1]], **batch[0].kwargs)
                 for i, request in enumerate(batch):
                     request.results = [results[i]]
         except BaseException as error:  # noqa: BLE001 - handed to every waiting caller

@@ -284,20 +284,23 @@ class FasterWhisperEngine:
                                        subset is not None or self._model.model.is_multilingual)
         self._model.model = self._router
 
-    def _load_solo_replica(self) -> object:
-        """One replica with every thread of the engine, for a model call nothing else runs beside."""
+    def _replica(self, threads: int) -> object:
+        """One more CTranslate2 replica of the engine's model, with ``threads`` intra-op threads."""
         import ctranslate2
 
         return ctranslate2.models.Whisper(self._path, device=self.device, compute_type=self.compute_type,
-                                          intra_threads=self.threads, inter_threads=1)
+                                          intra_threads=threads, inter_threads=1)
+
+    def _load_solo_replica(self) -> object:
+        """One replica with every thread of the engine, for a model call nothing else runs beside."""
+        return self._replica(self.threads)
 
     def _load_sampler(self) -> object:
         """A model with new decoding threads, so a generator seeded anew (see _SamplingRouter)."""
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
-        return ctranslate2.models.Whisper(self._path, device=self.device, compute_type=self.compute_type,
-                                          intra_threads=self.intra_threads, inter_threads=1)
+        return self._replica(self.intra_threads)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Iterator[RawSegment]:
         # Every call (a block of a recording, or one channel of it) starts from the same sampler
