@@ -33,7 +33,7 @@ from pipeline.rules import RuleEngine
 from pipeline.store import CaseStore
 from pipeline.transcribe import TranscribeConfig
 from pipeline.transcript import ModelInfo, Transcript
-from pipeline.worker_guard import die_with_parent
+from pipeline.worker_guard import die_with_parent, worker_context
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,8 @@ def parallel_transcripts(jobs: list[tuple[Path, AudioInfo, str]], engine_kwargs:
     whose model serves one call at a time: openai-whisper)."""
     threads = max(1, (os.cpu_count() or 2) // settings.workers)
     kwargs = {**engine_kwargs, "threads": threads}
-    with ProcessPoolExecutor(settings.workers, initializer=_init_worker, initargs=(kwargs, os.getpid())) as pool:
+    with ProcessPoolExecutor(settings.workers, mp_context=worker_context(), initializer=_init_worker,
+                             initargs=(kwargs, os.getpid())) as pool:
         futures = [(path, pool.submit(_worker_transcribe, path, config, settings, info, sha)) for path, info, sha in jobs]
         for path, future in futures:
             try:

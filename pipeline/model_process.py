@@ -12,7 +12,6 @@ started.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -27,7 +26,7 @@ from pipeline.call_asr import SpeakerSettings, transcribe_one
 from pipeline.errors import InputError
 from pipeline.transcribe import TranscribeConfig
 from pipeline.transcript import Transcript
-from pipeline.worker_guard import die_with_parent
+from pipeline.worker_guard import die_with_parent, worker_context
 
 Job = tuple[Path, AudioInfo, str]  # recording, what probe() found, its SHA-256
 Result = Transcript | Exception
@@ -135,7 +134,7 @@ def process_transcripts(jobs: list[Job], engine_kwargs: dict[str, Any], config: 
 
 def _process_results(jobs: list[Job], engine_kwargs: dict[str, Any], config: TranscribeConfig,
                      settings: SpeakerSettings, calls_at_once: int) -> Iterator[tuple[int, Result]]:
-    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    context = worker_context()
     remaining = list(range(len(jobs)))
     while remaining:
         reader, writer = context.Pipe(duplex=False)

@@ -9,6 +9,7 @@ the parent is still the same process and exits at once when it is not (re-parent
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import signal
 import sys
@@ -34,6 +35,19 @@ def _watch(parent_pid: int) -> None:
         if os.getppid() != parent_pid:
             os._exit(1)
         time.sleep(WATCH_SECONDS)
+
+
+def worker_context() -> multiprocessing.context.SpawnContext:
+    """How worker processes start: a fresh interpreter (spawn), never a fork of this process.
+
+    By the time a worker starts, this process may run threads of native libraries (CTranslate2's and
+    libgomp's pools, the sentence encoder's, a model replica loaded on a thread of its own); a forked
+    child inherits their locks in whatever state they were, and hung or aborted loading its model (ad
+    hoc: 3 of 10 forks after a replica had been loaded on a short-lived thread). A spawned worker has
+    none of that state; it costs the interpreter's start and the imports (about a second) before the
+    model loads. The worker's parent is still this process, so ``die_with_parent`` holds.
+    """
+    return multiprocessing.get_context("spawn")
 
 
 def die_with_parent(parent_pid: int) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 
-import pytest
-
-import pipeline.model_process as model_process
 from pipeline.asr.faster_engine import FasterWhisperEngine
 from pipeline.audio import probe, sha256_file
 from pipeline.batch import RunSettings
@@ -20,11 +18,13 @@ from pipeline.model_process import in_job_order, process_transcripts
 from pipeline.reproduce import content_digest
 from pipeline.transcribe import TranscribeConfig
 from pipeline.transcript import Transcript
+from pipeline.worker_guard import worker_context
 
 SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech_zh"
 # three short real utterances (4-6 s each): the process logic, not the decoding, is under test here
 PATHS = [SPEECH / "fireredasr_BAC009S0764W0121.wav", SPEECH / "wenet_aishell-BAC009S0724W0121.wav",
          SPEECH / "paddlespeech_zh.wav"]
+LONG_CALL = SPEECH.parent / "calls_dev" / "call1_tel8k.wav"  # 46 s: still decoding 2 s after it starts
 SETTINGS = RunSettings(workers=2, diarize=False)
 CONFIG = TranscribeConfig()
 
@@ -52,21 +52,24 @@ def test_calls_in_the_model_process_get_the_transcript_each_gets_alone() -> None
     assert not multiprocessing.active_children()
 
 
-def test_a_crash_fails_the_call_in_flight_and_a_new_model_process_takes_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = model_process.transcribe_one
-    parent = os.getpid()
+def test_model_processes_are_spawned_not_forked() -> None:
+    assert worker_context().get_start_method() == "spawn"
 
-    def crashing(path: Path, *args: object, **kwargs: object) -> Transcript:
-        if path == PATHS[1] and os.getpid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)  # a native crash of the model, as the parent sees it
-        return real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(model_process, "transcribe_one", crashing)  # the forked model process inherits it
-    results = dict(process_transcripts(_jobs(PATHS), {"threads": 2}, CONFIG, SETTINGS, calls_at_once=1))
-    assert isinstance(results[PATHS[0]], Transcript) and isinstance(results[PATHS[2]], Transcript)
-    error = results[PATHS[1]]
+def test_a_crash_fails_the_call_in_flight_and_a_new_model_process_takes_the_rest() -> None:
+    paths = [PATHS[0], LONG_CALL, PATHS[2]]
+    results = process_transcripts(_jobs(paths), {"threads": 2}, CONFIG, SETTINGS, calls_at_once=1)
+    assert next(results)[0] == PATHS[0]
+    # the model process reports the next call as started at once and is decoding it for several seconds:
+    # kill it there, from outside, as the kernel's out-of-memory killer would
+    time.sleep(2.0)
+    (model,) = multiprocessing.active_children()
+    os.kill(model.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    rest = dict(results)
+    assert isinstance(rest[PATHS[2]], Transcript)
+    error = rest[LONG_CALL]
     assert isinstance(error, InputError) and "\n" not in str(error)
-    assert "转写进程意外退出（SIGKILL）" in str(error) and PATHS[1].name in str(error)
+    assert "转写进程意外退出（SIGKILL）" in str(error) and LONG_CALL.name in str(error)
     assert not multiprocessing.active_children()
 
 
