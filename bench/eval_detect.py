@@ -1,6 +1,6 @@
 """Detection tiers on held-out text: line and per-category precision/recall, negatives flagged, speed.
 
-    python bench/eval_detect.py                        # blind set + detect_dev testset + COLD test, all modes
+    python bench/eval_detect.py                        # dev, both blind sets, detect_dev testset, COLD test, all modes
     python bench/eval_detect.py --sets testset --modes model
     python bench/eval_detect.py --calls                # + e2e flag recall on calls_dev (transcribes: slow)
     python bench/eval_detect.py --calls --case DIR     # e2e on a case already made from calls_dev
@@ -10,8 +10,8 @@ flag of one of its gold categories fires; line precision = caught lines / flagge
 line flagged only with wrong categories counts against it); "negatives flagged" = share of NEG lines
 with any conduct flag (severity ≥ 2: a severity-1 note on a true statement such as 逾期会上报征信 is not a
 flag; flag-text lists it under "notes"). The dev set (data/detect/dev/dev.tsv) is the tuning set:
-thresholds and the tier combination may be chosen on it, so its figures are optimistic. The blind set (data/detect/blind/blind.tsv) is only read here, to report: nothing in
-training or thresholds looks at it. COLD test: non-offensive rows flagged INSULT/OBSCENE (insult FPR)
+thresholds and the tier combination may be chosen on it, so its figures are optimistic. The blind sets (data/detect/blind/blind.tsv and blind_v2.tsv, two authors) are only read here, to
+report: nothing in training or thresholds looks at them. COLD test: non-offensive rows flagged INSULT/OBSCENE (insult FPR)
 and with any flag.
 """
 
@@ -34,6 +34,7 @@ from common import CALLS_DEV, ROOT, SHARED, peak_rss_mb
 from pipeline.detect import load_detector
 
 BLIND = ROOT / "data" / "detect" / "blind" / "blind.tsv"
+BLIND2 = ROOT / "data" / "detect" / "blind" / "blind_v2.tsv"  # a second author, frozen before model v5
 DEV = ROOT / "data" / "detect" / "dev" / "dev.tsv"
 TESTSET = SHARED / "detect_dev" / "testset.tsv"
 COLD_TEST = SHARED / "text_zh" / "COLD" / "test.csv"
@@ -197,7 +198,7 @@ def e2e_calls(case: Path | None, modes: list[str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", default="dev,blind,testset,cold")
+    ap.add_argument("--sets", default="dev,blind,blind2,testset,cold")
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--cold-limit", type=int, default=1000, help="COLD test non-offensive rows (0 = all)")
     ap.add_argument("--calls", action="store_true", help="also e2e flag recall on calls_dev (runs the pipeline)")
@@ -226,6 +227,8 @@ def main() -> None:
         data["dev"] = read_tsv(DEV, "labels", "register")
     if "blind" in sets and BLIND.is_file():
         data["blind"] = read_tsv(BLIND, "labels", "register")
+    if "blind2" in sets and BLIND2.is_file():
+        data["blind2"] = read_tsv(BLIND2, "labels", "register")
     if "testset" in sets:
         data["testset"] = read_tsv(TESTSET, "gold", "group")
     for name, rows in data.items():
