@@ -256,6 +256,10 @@
   function showLogEntries(findingId) {  // the calls a finding over the call log counts, one row each
     var key = S.selected;
     showPlayer(false);
+    // the previous selection's rows must not stand under this finding's header while its rows load
+    $("call-head").textContent = ""; $("roles").textContent = "";
+    $("segments").textContent = "";
+    $("segments").appendChild(el("p", { cls: "empty", text: "正在读取通话记录…" }));
     var got = S.logDetails[findingId] ? Promise.resolve(S.logDetails[findingId])
       : api("GET", "api/calllog/" + findingId).then(function (d) { S.logDetails[findingId] = d; return d; });
     got.then(function (d) {
