@@ -277,7 +277,8 @@ class FasterWhisperEngine:
         # a lone model call while every worker idles (a short recording, a long one's last block) runs on
         # one more replica that has every thread (batching.py). Loaded now, on a thread of its own: loaded
         # later on a block's short-lived thread, a model process forked afterwards (run) hung loading its
-        # model in 3 of 10 tries; loaded on the main thread, in 10 of 10 (0 of 24 this way).
+        # model in 3 of 10 tries; loaded on the main thread, in 10 of 10 (0 of 24 this way). run's model
+        # processes are spawned now (worker_guard.worker_context); this still spares a caller who forks.
         solo = _on_own_thread(self._load_solo_replica) if self.workers > 1 else None
         self.batcher = GenerateBatcher(self._model.model.generate, self.workers, self.batch, solo=solo)
         self._router = _SamplingRouter(self._model.model, self._load_sampler, self.batcher,
