@@ -20,6 +20,7 @@ from pipeline.audio import decode, probe, sha256_file
 from pipeline.batch import RunSettings, shared_transcripts, shares_workers
 from pipeline.reproduce import content_digest, diff_transcripts
 from pipeline.transcribe import TranscribeConfig, transcribe_file, with_options
+from pipeline.transcript import Transcript
 
 CALLS_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "calls_dev"
 SPEECH = CALLS_DEV.parent / "speech_zh"
@@ -35,6 +36,12 @@ def one() -> FasterWhisperEngine:
 @pytest.fixture(scope="module")
 def two() -> FasterWhisperEngine:
     return FasterWhisperEngine(threads=2, workers=2)
+
+
+@pytest.fixture(scope="module")
+def call1_alone(one: FasterWhisperEngine) -> Transcript:
+    """calls_dev call1 (46 s, several blocks) cut into blocks and decoded by the one-worker reference engine."""
+    return transcribe_file(CALLS_DEV / "call1_16k.wav", one, BLOCKED)
 
 
 def test_engine_splits_its_threads_into_single_thread_workers(two: FasterWhisperEngine) -> None:
@@ -143,10 +150,9 @@ def test_batched_blocks_match_every_block_decoded_alone(one: FasterWhisperEngine
     assert diff_transcripts(alone, batched) == [] and content_digest(alone) == content_digest(batched)
 
 
-def test_blocks_decoded_by_two_workers_match_one_worker(one: FasterWhisperEngine, two: FasterWhisperEngine) -> None:
-    path = CALLS_DEV / "call1_16k.wav"
-    serial = transcribe_file(path, one, BLOCKED)
-    parallel = transcribe_file(path, two, BLOCKED)
+def test_blocks_decoded_by_two_workers_match_one_worker(call1_alone: Transcript, two: FasterWhisperEngine) -> None:
+    serial = call1_alone
+    parallel = transcribe_file(CALLS_DEV / "call1_16k.wav", two, BLOCKED)
     assert len(serial.segments) > 3 and diff_transcripts(serial, parallel) == []
     assert content_digest(serial) == content_digest(parallel)
     times = [w.start for s in parallel.segments for w in s.words]
@@ -180,11 +186,12 @@ def test_uncovered_speech_finds_the_speech_no_word_covers() -> None:
     assert uncovered_speech([(0.0, 10.0)], [RawSegment(0.0, 10.0, "x")]) == []
 
 
-def test_calls_sharing_the_workers_match_each_call_alone(one: FasterWhisperEngine, two: FasterWhisperEngine) -> None:
+def test_calls_sharing_the_workers_match_each_call_alone(one: FasterWhisperEngine, two: FasterWhisperEngine,
+                                                         call1_alone: Transcript) -> None:
     # run: two calls in flight (one of them stereo: two channels), the blocks of both decoded by the same
     # two workers from one queue
     paths = [CALLS_DEV / "call1_16k.wav", CALLS_DEV / "call2_tel_stereo.wav"]
-    alone = [transcribe_file(p, one, BLOCKED) for p in paths]
+    alone = [call1_alone, transcribe_file(paths[1], one, BLOCKED)]
     assert shares_workers(two) and not shares_workers(one)
     jobs = [(p, probe(p), sha256_file(p)) for p in paths]
     shared = dict(shared_transcripts(jobs, two, BLOCKED, RunSettings(workers=2, diarize=False)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline.asr.faster_engine import FasterWhisperEngine
 from pipeline.audio import probe, sha256_file
-from pipeline.batch import RunSettings
+from pipeline.batch import RunSettings, parallel_transcripts
 from pipeline.call_asr import transcribe_one
 from pipeline.errors import ConfigError, InputError
 from pipeline.model_process import in_job_order, process_transcripts
@@ -54,6 +54,18 @@ def test_calls_in_the_model_process_get_the_transcript_each_gets_alone() -> None
 
 def test_model_processes_are_spawned_not_forked() -> None:
     assert worker_context().get_start_method() == "spawn"
+
+
+def test_a_process_per_call_gives_the_transcript_each_gets_alone() -> None:
+    # run's pool for engines whose model serves one call at a time (openai-whisper); spawned workers
+    jobs = _jobs(PATHS[:2])
+    results = list(parallel_transcripts(jobs, {"engine": "faster-whisper"}, CONFIG, SETTINGS))
+    assert [path for path, _ in results] == PATHS[:2]
+    alone = FasterWhisperEngine(threads=1, workers=1, batch=1)
+    for (path, result), (_, info, sha) in zip(results, jobs, strict=True):
+        assert isinstance(result, Transcript), result
+        assert content_digest(result) == content_digest(transcribe_one(path, alone, CONFIG, SETTINGS, info, sha))
+    assert not multiprocessing.active_children()
 
 
 def test_a_crash_fails_the_call_in_flight_and_a_new_model_process_takes_the_rest() -> None:
